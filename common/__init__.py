@@ -1,0 +1,1 @@
+"""Parts that every tier shares: configuration, divisions, database, models."""

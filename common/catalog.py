@@ -1,0 +1,109 @@
+"""Reading the standards catalog that a node holds, and routing by it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from common.divisions import Divisions, Tier
+from common.errors import InvalidInput, NotFound
+from common.models import Delegation, Matter, Release
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """Return the SHA-256 of the canonical JSON form of a release's content."""
+    canonical = json.dumps(
+        content, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def current_release_number(session: Session) -> int | None:
+    return session.scalar(select(func.max(Release.number)))
+
+
+def require_release(session: Session) -> int:
+    number = current_release_number(session)
+    if number is None:
+        raise NotFound(
+            "this node holds no catalog release yet; wait for the catalog to arrive "
+            "from the parent node"
+        )
+    return number
+
+
+def get_matter(session: Session, code: str, release: int | None = None) -> Matter:
+    """Return a matter of the given release (default: the current one).
+
+    Raises ``NotFound`` naming the code.
+    """
+    number = release if release is not None else require_release(session)
+    matter = session.get(Matter, (number, code))
+    if matter is None:
+        raise NotFound(
+            f"no matter with code {code!r} in catalog release {number}",
+            {"matter_code": code, "release": number},
+        )
+    return matter
+
+
+def list_matters(session: Session) -> list[Matter]:
+    number = current_release_number(session)
+    if number is None:
+        return []
+    return list(
+        session.scalars(
+            select(Matter).where(Matter.release == number).order_by(Matter.code)
+        )
+    )
+
+
+def delegations_of(session: Session, matter: Matter) -> list[Delegation]:
+    query = select(Delegation).where(
+        Delegation.release == matter.release, Delegation.matter_code == matter.code
+    )
+    return list(session.scalars(query.order_by(Delegation.region)))
+
+
+def handling_tier(
+    divisions: Divisions,
+    matter: Matter,
+    delegations: list[Delegation],
+    filing_code: str,
+) -> Tier:
+    """Return the tier that handles ``matter`` for a case filed at ``filing_code``.
+
+    The matter's default tier applies unless a delegation covers a region
+    containing the filing node; the most specific such region wins.
+    """
+    by_region = {d.region: d for d in delegations}
+    for division in divisions.ancestors(filing_code):
+        if division.code in by_region:
+            return Tier(by_region[division.code].handled_by_tier)
+    return Tier(matter.handling_tier)
+
+
+def handling_node(
+    divisions: Divisions,
+    matter: Matter,
+    delegations: list[Delegation],
+    filing_code: str,
+) -> str:
+    """Return the code of the node that handles a case filed at ``filing_code``.
+
+    Raises ``InvalidInput`` when the filing node sits above the handling
+    tier, since the case then has no single handling node.
+    """
+    tier = handling_tier(divisions, matter, delegations, filing_code)
+    handler = divisions.ancestor_at(filing_code, tier)
+    if handler is None:
+        raise InvalidInput(
+            f"matter {matter.code} is handled at {tier.value} tier here; file it at a "
+            f"{tier.value} center or at one of its villages",
+            {"matter_code": [f"handled at {tier.value} tier, below this node"]},
+        )
+    return handler.code

@@ -1,0 +1,135 @@
+"""Node configuration, read from the environment or a TOML file.
+
+Environment variables win over the file named by ``NODE_CONFIG``. Only the
+division code is required; everything else has a default that runs a node
+with no set-up (a SQLite file and an embedded Redis in the data directory).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common.divisions import Tier, load_divisions, parent_of_code, tier_of_code
+from common.errors import AppError
+
+
+class ConfigError(AppError):
+    code = "invalid_config"
+
+
+# Environment variable → field name. The TOML file uses the field names.
+ENV_NAMES = {
+    "NODE_CODE": "code",
+    "NODE_PARENT_URL": "parent_url",
+    "NODE_DATA_DIR": "data_dir",
+    "DATABASE_URL": "database_url",
+    "REDIS_URL": "redis_url",
+    "NODE_SYNC_INTERVAL": "sync_interval",
+    "NODE_BATCH_SIZE": "batch_size",
+    "NODE_PSEUDONYM_KEY": "pseudonym_key",
+    "NODE_SECRET_KEY": "secret_key",
+}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Identity and connections of one node."""
+
+    code: str
+    data_dir: Path
+    parent_url: str | None = None
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Seconds between two scheduled sync rounds of the worker.
+    sync_interval: float = 10.0
+    # Maximum events in one upward batch or one feed page.
+    batch_size: int = 500
+    # Key of the HMAC that turns ID numbers into pseudonyms before they
+    # travel to the hub; every node of one city must use the same key.
+    pseudonym_key: str = "development-only-pseudonym-key"
+    secret_key: str = "development-only-secret-key"
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def tier(self) -> Tier:
+        return tier_of_code(self.code)
+
+    @property
+    def parent_code(self) -> str | None:
+        return parent_of_code(self.code)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'node.sqlite3'}"
+
+    def validate(self) -> NodeConfig:
+        """Check the code against the division list and the parent link.
+
+        Raises ``ConfigError`` or ``UnknownDivision`` naming the bad value.
+        """
+        load_divisions().get(self.code)
+        if self.tier is Tier.CITY and self.parent_url:
+            raise ConfigError("the city node has no parent; unset NODE_PARENT_URL")
+        if self.tier is not Tier.CITY and not self.parent_url:
+            raise ConfigError(
+                f"node {self.code} needs its parent's base URL in NODE_PARENT_URL "
+                f"(the node of {self.parent_code})"
+            )
+        if self.sync_interval <= 0:
+            raise ConfigError("NODE_SYNC_INTERVAL must be a positive number of seconds")
+        if not 1 <= self.batch_size <= 5000:
+            raise ConfigError("NODE_BATCH_SIZE must be between 1 and 5000 events")
+        return self
+
+
+def _convert(name: str, value: object) -> object:
+    if name == "data_dir":
+        return Path(str(value))
+    if name == "sync_interval":
+        return _number(name, value, float)
+    if name == "batch_size":
+        return _number(name, value, int)
+    return str(value) if value != "" else None
+
+
+def _number(name: str, value: object, kind: type) -> object:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> NodeConfig:
+    """Build and validate a ``NodeConfig`` from a file and the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    config_file = environ.get("NODE_CONFIG")
+    if config_file:
+        try:
+            with open(config_file, "rb") as f:
+                values.update(tomllib.load(f))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read NODE_CONFIG file {config_file}: {exc}"
+            ) from exc
+    for env_name, name in ENV_NAMES.items():
+        if env_name in environ:
+            values[name] = environ[env_name]
+
+    unknown = set(values) - set(ENV_NAMES.values())
+    if unknown:
+        raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+    if not values.get("code"):
+        raise ConfigError(
+            "NODE_CODE is required: the node's division code, e.g. 350623"
+        )
+    values.setdefault("data_dir", Path("instance") / str(values["code"]))
+    converted = {name: _convert(name, value) for name, value in values.items()}
+    converted = {k: v for k, v in converted.items() if v is not None}
+    return NodeConfig(**converted).validate()  # type: ignore[arg-type]

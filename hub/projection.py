@@ -1,0 +1,87 @@
+"""Project every case event of the city into the hub's case table.
+
+Handlers run at the city node only, in the transaction that stores the
+event, so the projection holds each event's effect exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from common.context import NodeContext
+from hub.models import HubCase
+from sync.dispatch import on
+
+
+def _timestamp(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+@on("case.received")
+def case_received(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    if not context.is_hub:
+        return
+    payload = event["payload"]
+    handler = payload["handler"]
+    session.add(
+        HubCase(
+            case_id=payload["case_id"],
+            matter_code=payload["matter_code"],
+            release=payload["release"],
+            handler_code=handler,
+            handler_tier=payload["handler_tier"],
+            county_code=context.divisions.county_of(handler),
+            filed_at_code=payload["filed_at"],
+            applicant_pseudonym=payload["applicant_pseudonym"],
+            status="received",
+            promised_limit_working_days=payload["promised_limit_working_days"],
+            received_at=_timestamp(payload["received_at"]),
+        )
+    )
+
+
+def _case(session: Session, event: dict[str, Any]) -> HubCase | None:
+    return session.get(HubCase, event["payload"]["case_id"])
+
+
+@on("case.accepted")
+def case_accepted(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(session, event) if context.is_hub else None
+    if case is None:
+        return
+    payload = event["payload"]
+    case.status = "accepted"
+    case.accepted_at = _timestamp(payload["accepted_at"])
+    case.release = payload["release"]
+    case.promised_limit_working_days = payload["promised_limit_working_days"]
+    case.deadline = dt.date.fromisoformat(payload["deadline"])
+
+
+@on("case.rejected")
+def case_rejected(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(session, event) if context.is_hub else None
+    if case is not None:
+        case.status = "rejected"
+
+
+@on("case.completed")
+def case_completed(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(session, event) if context.is_hub else None
+    if case is None:
+        return
+    payload = event["payload"]
+    case.status = "completed"
+    case.completed_at = _timestamp(payload["completed_at"])
+    case.working_days_used = payload["working_days_used"]
+    case.on_time = payload["on_time"]

@@ -1,0 +1,66 @@
+"""The Flask application that every tier runs."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from common.config import NodeConfig, load_config
+from common.context import NodeContext, register
+from node.api import Api
+from node.errors import register_error_handlers
+
+logger = logging.getLogger(__name__)
+
+# Largest request body accepted, in bytes; a full upward batch of 5,000
+# events of about 1 KB stays well below it.
+MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+
+def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Flask:
+    """Build the node's app from ``config`` or, by default, the environment.
+
+    ``migrate`` brings the database schema up to date before serving.
+    """
+    config = config or load_config()
+    context = register(NodeContext(config))
+    if migrate:
+        context.migrate()
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        API_TITLE=f"Service center node {context.code}",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["node"] = context
+
+    api = Api(app)
+    from hub import views as hub_views
+    from node import catalog, pages, sync_views
+    from node.cases import views as case_views
+
+    for blueprint in (
+        catalog.blp,
+        case_views.applications,
+        case_views.cases,
+        sync_views.blp,
+        hub_views.blp,
+    ):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(hub_views.pages)
+    register_error_handlers(app)
+    logger.info(
+        "Node %s (%s, %s tier) ready",
+        context.code,
+        context.division.name,
+        context.tier.value,
+    )
+    return app

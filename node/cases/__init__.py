@@ -1,0 +1,1 @@
+"""Applications filed at a node and cases handled by it."""

@@ -1,0 +1,38 @@
+"""Event handlers of the filing and handling sides of a case."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from common.context import NodeContext
+from node.cases.service import STATUS_OF_EVENT, apply_status, receive_application
+from sync.dispatch import on
+
+logger = logging.getLogger(__name__)
+
+
+@on("application.filed")
+def application_filed(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    if event["destination"] == context.code:
+        case = receive_application(
+            context, session, event["payload"], event["personal"]
+        )
+        logger.info(
+            "Node %s: received case %s from %s", context.code, case.id, event["origin"]
+        )
+
+
+def case_status_changed(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    if event["destination"] == context.code:
+        apply_status(session, event["case_id"], event["kind"], event["payload"])
+
+
+for kind in STATUS_OF_EVENT:
+    on(kind)(case_status_changed)

@@ -1,0 +1,309 @@
+"""Filing, receiving, accepting, rejecting and completing cases.
+
+Each function runs in the caller's transaction and writes its change and
+the event announcing it together, through the outbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from common.calendar import add_working_days, working_days_between
+from common.catalog import delegations_of, get_matter, handling_node, require_release
+from common.clock import local_date, utcnow
+from common.context import NodeContext
+from common.errors import Conflict, InvalidInput, NotFound
+from common.models import Application, Case, CaseStatus, Counter, Matter
+from sync.outbox import emit
+from sync.state import lock_origin
+
+
+def pseudonym(context: NodeContext, id_number: str) -> str:
+    """Return the keyed hash under which an applicant travels to the hub."""
+    key = context.config.pseudonym_key.encode()
+    return hmac.new(key, id_number.upper().encode(), hashlib.sha256).hexdigest()
+
+
+def next_case_id(context: NodeContext, session: Session) -> str:
+    """Return the next case number of this node: ``<node code>-<6 digits>``.
+
+    Numbers are taken under the node's origin row lock, so two filings at
+    once get different numbers on every database.
+    """
+    lock_origin(session, context.code)
+    counter = session.get(Counter, "case") or Counter(name="case", value=0)
+    counter.value += 1
+    session.add(counter)
+    return f"{context.code}-{counter.value:06d}"
+
+
+def _matter_for_filing(session: Session, code: str) -> Matter:
+    try:
+        return get_matter(session, code)
+    except NotFound as exc:
+        raise InvalidInput(
+            exc.message, {"fields": {"matter_code": [exc.message]}}
+        ) from None
+
+
+def _check_materials(matter: Matter, materials: list[str]) -> None:
+    known = {m["name"] for m in matter.standard.get("materials", [])}
+    unknown = [name for name in materials if name not in known]
+    if unknown:
+        message = f"not a material of matter {matter.code}: {', '.join(unknown)}"
+        raise InvalidInput(message, {"fields": {"materials": [message]}})
+
+
+def file_application(
+    context: NodeContext, session: Session, data: dict[str, Any]
+) -> Application:
+    """File an application; it goes to the handling node that the catalog names.
+
+    Raises ``InvalidInput`` for an unknown matter, a material the matter
+    does not list, or a matter handled below this node's tier.
+    """
+    require_release(session)
+    matter = _matter_for_filing(session, data["matter_code"])
+    _check_materials(matter, data["materials"])
+    handler = handling_node(
+        context.divisions, matter, delegations_of(session, matter), context.code
+    )
+    applicant = data["applicant"]
+    application = Application(
+        id=next_case_id(context, session),
+        matter_code=matter.code,
+        release=matter.release,
+        handler_code=handler,
+        applicant_name=applicant["name"],
+        applicant_id_number=applicant["id_number"].upper(),
+        applicant_phone=applicant["phone"],
+        materials=data["materials"],
+        status=CaseStatus.FILED,
+        filed_at=utcnow(),
+        status_changed_at=utcnow(),
+    )
+    session.add(application)
+    session.flush()
+
+    payload = {
+        "case_id": application.id,
+        "matter_code": matter.code,
+        "release": matter.release,
+        "filed_at": context.code,
+        "materials": application.materials,
+        "applicant_pseudonym": pseudonym(context, application.applicant_id_number),
+    }
+    personal = {
+        "name": applicant["name"],
+        "id_number": application.applicant_id_number,
+        "phone": applicant["phone"],
+    }
+    if handler == context.code:
+        receive_application(context, session, payload, personal)
+    else:
+        emit(
+            context,
+            session,
+            "application.filed",
+            payload,
+            case_id=application.id,
+            destination=handler,
+            personal=personal,
+        )
+    return application
+
+
+def receive_application(
+    context: NodeContext,
+    session: Session,
+    payload: dict[str, Any],
+    personal: dict[str, Any] | None,
+) -> Case:
+    """Create the case at this handling node from a filed application.
+
+    An application that arrives twice creates one case: the second is
+    ignored.
+    """
+    existing = session.get(Case, payload["case_id"])
+    if existing is not None:
+        return existing
+    if personal is None:
+        raise Conflict(
+            f"application {payload['case_id']} arrived without the applicant's data"
+        )
+    matter = get_matter(session, payload["matter_code"], payload["release"])
+    case = Case(
+        id=payload["case_id"],
+        matter_code=matter.code,
+        release=matter.release,
+        filed_at_code=payload["filed_at"],
+        applicant_name=personal["name"],
+        applicant_id_number=personal["id_number"],
+        applicant_phone=personal["phone"],
+        applicant_pseudonym=payload["applicant_pseudonym"],
+        materials=payload["materials"],
+        status=CaseStatus.RECEIVED,
+        received_at=utcnow(),
+    )
+    session.add(case)
+    session.flush()
+    _announce(
+        context,
+        session,
+        case,
+        "case.received",
+        {
+            "matter_code": matter.code,
+            "release": matter.release,
+            "filed_at": case.filed_at_code,
+            "handler": context.code,
+            "handler_tier": context.tier.value,
+            "promised_limit_working_days": matter.promised_limit_working_days,
+            "legal_limit_working_days": matter.legal_limit_working_days,
+            "applicant_pseudonym": case.applicant_pseudonym,
+            "received_at": case.received_at.isoformat(),
+        },
+    )
+    return case
+
+
+def get_case(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(
+            f"no case {case_id} is handled at this node", {"case_id": case_id}
+        )
+    return case
+
+
+def _require_status(case: Case, *allowed: CaseStatus) -> None:
+    if case.status not in allowed:
+        wanted = " or ".join(s.value for s in allowed)
+        raise Conflict(
+            f"case {case.id} is {case.status}; this action needs a case that is {wanted}",
+            {"case_id": case.id, "status": case.status},
+        )
+
+
+def accept_case(context: NodeContext, session: Session, case_id: str) -> Case:
+    """Accept a received case under the current release and set its deadline."""
+    case = get_case(session, case_id)
+    _require_status(case, CaseStatus.RECEIVED)
+    case.release = require_release(session)
+    matter = get_matter(session, case.matter_code, case.release)
+    case.accepted_at = utcnow()
+    deadline = add_working_days(
+        local_date(case.accepted_at), matter.promised_limit_working_days
+    )
+    case.deadline, case.deadline_provisional = deadline.date, deadline.provisional
+    case.status = CaseStatus.ACCEPTED
+    _announce(
+        context,
+        session,
+        case,
+        "case.accepted",
+        {
+            "accepted_at": case.accepted_at.isoformat(),
+            "release": case.release,
+            "promised_limit_working_days": matter.promised_limit_working_days,
+            "deadline": case.deadline.isoformat(),
+            "deadline_provisional": case.deadline_provisional,
+        },
+    )
+    return case
+
+
+def reject_case(
+    context: NodeContext, session: Session, case_id: str, reason: str
+) -> Case:
+    case = get_case(session, case_id)
+    _require_status(case, CaseStatus.RECEIVED)
+    case.status = CaseStatus.REJECTED
+    case.reason = reason
+    _announce(
+        context,
+        session,
+        case,
+        "case.rejected",
+        {"reason": reason, "rejected_at": utcnow().isoformat()},
+    )
+    return case
+
+
+def complete_case(
+    context: NodeContext, session: Session, case_id: str, result: str
+) -> Case:
+    """Complete an accepted case, counting the working days it took."""
+    case = get_case(session, case_id)
+    _require_status(case, CaseStatus.ACCEPTED)
+    case.completed_at = utcnow()
+    finished = local_date(case.completed_at)
+    case.working_days_used = working_days_between(
+        local_date(case.accepted_at), finished
+    )
+    case.on_time = finished <= case.deadline
+    case.status = CaseStatus.COMPLETED
+    case.result = result
+    _announce(
+        context,
+        session,
+        case,
+        "case.completed",
+        {
+            "completed_at": case.completed_at.isoformat(),
+            "working_days_used": case.working_days_used,
+            "on_time": case.on_time,
+        },
+    )
+    return case
+
+
+def _announce(
+    context: NodeContext,
+    session: Session,
+    case: Case,
+    kind: str,
+    payload: dict[str, Any],
+) -> None:
+    """Emit a case event, addressed to the filing node when that is elsewhere."""
+    if case.filed_at_code == context.code:
+        apply_status(session, case.id, kind, payload)
+        destination = None
+    else:
+        destination = case.filed_at_code
+    emit(
+        context,
+        session,
+        kind,
+        {"case_id": case.id, **payload},
+        case_id=case.id,
+        destination=destination,
+    )
+
+
+STATUS_OF_EVENT = {
+    "case.received": CaseStatus.RECEIVED,
+    "case.accepted": CaseStatus.ACCEPTED,
+    "case.rejected": CaseStatus.REJECTED,
+    "case.completed": CaseStatus.COMPLETED,
+}
+
+
+def apply_status(
+    session: Session, case_id: str, kind: str, payload: dict[str, Any]
+) -> None:
+    """Mirror a case's new status on the application at its filing node."""
+    application = session.get(Application, case_id)
+    if application is None:
+        return
+    application.status = STATUS_OF_EVENT[kind]
+    application.status_changed_at = utcnow()
+    if "deadline" in payload:
+        application.deadline = dt.date.fromisoformat(payload["deadline"])
+    if "reason" in payload:
+        application.reason = payload["reason"]

@@ -1,0 +1,156 @@
+"""Command line of a node: serve, work, publish the catalog, check config.
+
+Every command reads the node's configuration from the environment (see
+``common.config``); a code that is not a Zhangzhou division exits with
+status 2 and names the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from redis.exceptions import RedisError
+from rq import SimpleWorker
+
+from common.config import load_config
+from common.context import NodeContext, queue_name, register
+from common.errors import AppError
+
+logger = logging.getLogger("node.cli")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the node's web app on Flask's server (use gunicorn in production)."""
+    from node import create_app
+
+    app = create_app()
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return 0
+
+
+def run_ticker(context: NodeContext, stop: threading.Event) -> None:
+    """Enqueue a sync round every ``sync_interval`` seconds until ``stop`` is set."""
+    from sync.jobs import enqueue_once, sync_round
+
+    while not stop.wait(context.config.sync_interval):
+        try:
+            enqueue_once(context, sync_round)
+        except RedisError as exc:
+            logger.warning(
+                "Node %s: cannot schedule a sync round: %s", context.code, exc
+            )
+
+
+def work(args: argparse.Namespace) -> int:
+    """Run the node's RQ worker with a ticker that schedules sync rounds."""
+    context = register(NodeContext(load_config()))
+    context.migrate()
+    stop = threading.Event()
+    ticker = threading.Thread(
+        target=run_ticker, args=(context, stop), name="sync-ticker", daemon=True
+    )
+    ticker.start()
+    worker = SimpleWorker([queue_name(context.code)], connection=context.redis)
+    logger.info("Node %s: worker %s started", context.code, worker.name)
+    try:
+        worker.work(with_scheduler=True, logging_level=args.log_level.upper())
+    finally:
+        stop.set()
+        logger.info("Node %s: worker stopped", context.code)
+    return 0
+
+
+def publish_catalog(args: argparse.Namespace) -> int:
+    """Import the catalog files and publish them as the next release (city only)."""
+    from hub.catalog import load_catalog, publish
+
+    context = register(NodeContext(load_config()))
+    context.migrate()
+    content = load_catalog(
+        context.divisions, Path(args.matters), Path(args.delegations)
+    )
+    with context.db.transaction() as session:
+        release = publish(context, session, content)
+        number = release.number if release else None
+    if number is None:
+        print("catalog unchanged; no release published")
+    else:
+        print(
+            f"published catalog release {number} with {len(content['matters'])} matters"
+        )
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Validate the configuration and print the node's identity."""
+    config = load_config()
+    context = NodeContext(config)
+    print(
+        f"node {context.code} {context.division.name} ({context.tier.value} tier), parent {context.parent_code or '-'}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from hub.catalog import DELEGATIONS, STARTER
+
+    parser = argparse.ArgumentParser(prog="servicecenter", description=__doc__)
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        help="logging level: debug, info, warning or error",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_parser = commands.add_parser("serve", help="run the web app")
+    serve_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on"
+    )
+    serve_parser.add_argument(
+        "--port", type=int, default=5000, help="TCP port to listen on"
+    )
+    serve_parser.set_defaults(func=serve)
+
+    commands.add_parser(
+        "worker", help="run the RQ worker and sync schedule"
+    ).set_defaults(func=work)
+
+    publish_parser = commands.add_parser(
+        "publish-catalog", help="import and publish the catalog (city only)"
+    )
+    publish_parser.add_argument(
+        "--matters", default=str(STARTER), help="JSON file of matter standards"
+    )
+    publish_parser.add_argument(
+        "--delegations", default=str(DELEGATIONS), help="JSON file of delegations"
+    )
+    publish_parser.set_defaults(func=publish_catalog)
+
+    commands.add_parser("check", help="validate the configuration").set_defaults(
+        func=check
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return args.func(args)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.details:
+            for field, reason in exc.details.items():
+                print(f"  {field}: {reason}", file=sys.stderr)
+        return 2

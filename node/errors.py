@@ -1,0 +1,93 @@
+"""Error responses: JSON for the API and sync, a page for people."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from common.errors import AppError
+
+logger = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    if request.path.startswith(("/api/", "/sync/")):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict | None = None
+) -> Response:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    if wants_json():
+        response = jsonify(body)
+    else:
+        response = Response(
+            render_template("error.html", error=body["error"], status=status)
+        )
+    response.status_code = status
+    return response
+
+
+def handle_app_error(error: AppError) -> Response:
+    if error.status >= 500:
+        logger.error("%s %s failed: %s", request.method, request.path, error.message)
+    return error_response(error.status, error.code, error.message, error.details)
+
+
+def handle_validation_error(error: ValidationError) -> Response:
+    return error_response(
+        400,
+        "invalid_input",
+        "the request has invalid fields",
+        {"fields": error.normalized_messages()},
+    )
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if messages is not None:
+        # Raised by webargs while parsing a request: flatten its location key.
+        fields: dict = {}
+        for location_messages in messages.values():
+            fields.update(location_messages)
+        return error_response(
+            400, "invalid_input", "the request has invalid fields", {"fields": fields}
+        )
+    code = (error.name or "error").lower().replace(" ", "_")
+    return error_response(error.code or 500, code, error.description or error.name)
+
+
+def handle_database_unavailable(error: OperationalError) -> Response:
+    logger.error(
+        "%s %s: database unavailable", request.method, request.path, exc_info=error
+    )
+    return error_response(
+        503,
+        "database_unavailable",
+        "the node's database is unavailable; nothing was changed, try again shortly",
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    logger.error("%s %s failed", request.method, request.path, exc_info=error)
+    return error_response(
+        500,
+        "internal_error",
+        "the node failed to handle the request; nothing was changed",
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(AppError, handle_app_error)
+    app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

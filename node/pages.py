@@ -1,0 +1,5 @@
+"""HTML pages (placeholder)."""
+
+from flask import Blueprint
+
+bp = Blueprint("pages", __name__)

@@ -1,0 +1,62 @@
+"""Sync health of one node: its links and what each origin still has to send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from common.catalog import current_release_number
+from common.context import NodeContext
+from common.divisions import subtree_prefix
+from common.models import Event, Link, OriginState
+
+
+def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
+    own = session.get(OriginState, context.code)
+    unacked = []
+    if context.parent_code:
+        query = select(OriginState).where(
+            OriginState.origin.startswith(
+                subtree_prefix(context.code), autoescape=True
+            ),
+            OriginState.held_seq > OriginState.acked_seq,
+        )
+        for state in session.scalars(query):
+            oldest = session.scalar(
+                select(Event.created_at).where(
+                    Event.origin == state.origin, Event.seq == state.acked_seq + 1
+                )
+            )
+            unacked.append(
+                {
+                    "origin": state.origin,
+                    "unacknowledged": state.held_seq - state.acked_seq,
+                    "oldest_created_at": oldest.isoformat() if oldest else None,
+                }
+            )
+    links = [
+        {
+            "peer": link.peer,
+            "relation": link.relation,
+            "last_contact": link.last_contact.isoformat()
+            if link.last_contact
+            else None,
+            "last_error": link.last_error,
+            "last_error_at": link.last_error_at.isoformat()
+            if link.last_error_at
+            else None,
+        }
+        for link in session.scalars(select(Link).order_by(Link.relation, Link.peer))
+    ]
+    return {
+        "node": context.code,
+        "name": context.division.name,
+        "tier": context.tier.value,
+        "parent": context.parent_code,
+        "release": current_release_number(session),
+        "own_events": own.held_seq if own else 0,
+        "unacknowledged": unacked,
+        "links": links,
+    }

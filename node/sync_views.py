@@ -1,0 +1,95 @@
+"""Sync endpoints that children call, and sync status for people and tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from common.errors import InvalidInput
+from common.schemas.sync import (
+    PROTOCOL_VERSION,
+    AckSchema,
+    BatchSchema,
+    FeedPageSchema,
+    FeedRequestSchema,
+    ReleaseQuerySchema,
+)
+from node.api import Blueprint, current_node
+from node.sync_status import sync_status
+from sync.apply import apply_batch
+from sync.feed import feed_page
+from sync.jobs import notify, push_up, sync_round
+from sync.releases import release_to_wire, releases_after
+
+blp = Blueprint("sync", __name__, description="Node-to-node sync protocol")
+
+
+@blp.before_request
+def check_protocol() -> None:
+    if not request.path.startswith("/sync/"):
+        return
+    version = request.headers.get("X-Sync-Protocol")
+    if version is not None and version != str(PROTOCOL_VERSION):
+        raise InvalidInput(
+            f"sync protocol {version} is not supported; this node speaks {PROTOCOL_VERSION}",
+            {"X-Sync-Protocol": version},
+        )
+
+
+@blp.route("/sync/events", methods=["POST"])
+@blp.arguments(BatchSchema)
+@blp.response(200, AckSchema)
+def receive_events(batch: dict[str, Any]) -> dict[str, Any]:
+    """Apply an upward batch from a child and acknowledge what is held.
+
+    Idempotent: events already held are skipped. A batch with a gap is
+    refused with 409 and the expected sequence; nothing of it is stored.
+    """
+    context = current_node()
+    with context.db.transaction() as session:
+        held, stored = apply_batch(
+            context, session, batch["sender"], batch["events"], batch["heads"]
+        )
+    if stored and context.parent_code:
+        notify(context, push_up)
+    return {"held": held}
+
+
+@blp.route("/sync/feed", methods=["POST"])
+@blp.arguments(FeedRequestSchema)
+@blp.response(200, FeedPageSchema)
+def feed(query: dict[str, Any]) -> dict[str, Any]:
+    """Return events for a child's part of the tree, past its cursors."""
+    context = current_node()
+    with context.db.transaction() as session:
+        events = feed_page(
+            context, session, query["child"], query["cursors"], query["limit"]
+        )
+    return {"events": events}
+
+
+@blp.route("/sync/releases", methods=["GET"])
+@blp.arguments(ReleaseQuerySchema, location="query")
+def releases(query: dict[str, Any]) -> dict[str, Any]:
+    """Return the catalog releases after ``after``, oldest first."""
+    with current_node().db.transaction() as session:
+        found = releases_after(session, query["after"], query["limit"])
+        return {"releases": [release_to_wire(r) for r in found]}
+
+
+@blp.route("/api/sync", methods=["GET"])
+def status() -> dict[str, Any]:
+    """Show this node's sync health: per link and per origin."""
+    context = current_node()
+    with context.db.transaction() as session:
+        return sync_status(context, session)
+
+
+@blp.route("/api/sync/run", methods=["POST"])
+@blp.response(202)
+def run() -> dict[str, Any]:
+    """Ask the worker for a sync round now: catalog, outbox and feed."""
+    context = current_node()
+    notify(context, sync_round)
+    return {"queued": context.parent_code is not None}

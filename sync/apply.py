@@ -1,0 +1,139 @@
+"""Receiving side of the upward stream: apply a child's batch exactly once."""
+
+from __future__ import annotations
+
+import logging
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from common.context import NodeContext
+from common.divisions import is_within
+from common.errors import Forbidden, InvalidInput, SequenceGap
+from common.models import Event, utcnow
+from sync.dispatch import dispatch
+from sync.state import lock_origin, touch_link
+
+logger = logging.getLogger(__name__)
+
+
+def check_child(context: NodeContext, sender: str) -> None:
+    """Raise ``Forbidden`` unless ``sender`` is a direct child of this node."""
+    if (
+        sender not in context.divisions
+        or context.divisions.get(sender).parent_code != context.code
+    ):
+        raise Forbidden(
+            f"node {sender} is not a child of node {context.code}; "
+            "send to the parent of the sending node",
+            {"sender": sender},
+        )
+
+
+def group_runs(
+    sender: str, events: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Split a batch into one run per origin and check each run's shape.
+
+    Raises ``Forbidden`` for an origin outside the sender's subtree and
+    ``InvalidInput`` for a run whose sequences are not consecutive.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for origin, run in groupby(events, key=lambda e: e["origin"]):
+        if origin in runs:
+            raise InvalidInput(
+                f"events of origin {origin} must be contiguous in the batch",
+                {"events": [f"origin {origin} appears in more than one run"]},
+            )
+        if not is_within(origin, sender):
+            raise Forbidden(
+                f"node {sender} cannot send events of origin {origin}, which is not "
+                "in its part of the tree",
+                {"origin": origin, "sender": sender},
+            )
+        runs[origin] = list(run)
+        seqs = [e["seq"] for e in runs[origin]]
+        if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
+            raise InvalidInput(
+                f"events of origin {origin} must have consecutive sequence numbers",
+                {
+                    "events": [
+                        f"origin {origin}: sequences {seqs[0]}..{seqs[-1]} have a gap"
+                    ]
+                },
+            )
+    return runs
+
+
+def apply_run(
+    context: NodeContext, session: Session, origin: str, run: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """Store the events of one origin that are new here; return (held, stored).
+
+    Runs in the caller's transaction. Events at or below the held sequence
+    are skipped; a run that starts above ``held + 1`` raises ``SequenceGap``
+    naming the expected sequence, and nothing of it is stored.
+    """
+    state = lock_origin(session, origin)
+    expected = state.held_seq + 1
+    if run[0]["seq"] > expected:
+        raise SequenceGap(origin, expected, run[0]["seq"])
+
+    fresh = [dict(e, received_at=utcnow()) for e in run if e["seq"] >= expected]
+    if fresh:
+        session.execute(insert(Event), fresh)
+        state.held_seq = fresh[-1]["seq"]
+        for event in fresh:
+            dispatch(context, session, event)
+    return state.held_seq, len(fresh)
+
+
+def record_heads(
+    session: Session, sender: str, heads: dict[str, dict[str, Any]]
+) -> None:
+    """Keep what the sender reports about origins below it, for lag figures."""
+    for origin, head in heads.items():
+        if not is_within(origin, sender):
+            continue
+        state = lock_origin(session, origin)
+        state.reported_seq = max(state.reported_seq, head["seq"])
+        contact = head.get("contact")
+        if contact and (state.last_contact is None or contact > state.last_contact):
+            state.last_contact = contact
+
+
+def apply_batch(
+    context: NodeContext,
+    session: Session,
+    sender: str,
+    events: list[dict[str, Any]],
+    heads: dict[str, dict[str, Any]],
+) -> tuple[dict[str, int], int]:
+    """Apply an upward batch from a child in the caller's transaction.
+
+    Returns the highest gapless sequence held per origin of the batch (the
+    acknowledgement) and the number of events newly stored. Raises before
+    anything is stored if the sender is not a child, an origin lies outside
+    its subtree, or an origin's run has a gap; the caller rolls back.
+    """
+    check_child(context, sender)
+    runs = group_runs(sender, events)
+    held: dict[str, int] = {}
+    stored = 0
+    for origin, run in runs.items():
+        held[origin], count = apply_run(context, session, origin, run)
+        stored += count
+    record_heads(session, sender, heads)
+    lock_origin(session, sender).last_contact = utcnow()
+    touch_link(session, sender, "child")
+    logger.info(
+        "Node %s: applied batch from %s: %d events, %d new, held %s",
+        context.code,
+        sender,
+        len(events),
+        stored,
+        held,
+    )
+    return held, stored

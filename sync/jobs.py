@@ -1,0 +1,240 @@
+"""RQ jobs of a node's sync. Each takes a node code and opens its own context.
+
+Jobs let exceptions propagate so that RQ records the failure; the next
+scheduled round retries, because every step starts again from the cursors
+stored in the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from marshmallow import ValidationError
+from redis.exceptions import RedisError
+
+from common.catalog import current_release_number
+from common.context import NodeContext, get_context
+from common.errors import SequenceGap
+from common.schemas.sync import AckSchema, FeedPageSchema
+from sync.feed import apply_feed_page, feed_cursors
+from sync.push import collect_batch, collect_heads, pending_origins, record_ack
+from sync.releases import store_release
+from sync.state import touch_link
+from sync.transport import ParentClient, SyncRefused
+
+logger = logging.getLogger(__name__)
+
+# Upper bound on batches one push job sends, so that one job never runs for
+# long; what is left is picked up by the job that the last round enqueues.
+MAX_ROUNDS = 50
+# Seconds a pending-job marker lives, in case a worker dies before running it.
+MARKER_TTL = 120
+
+
+def enqueue_once(context: NodeContext, job: Callable[[str], object]) -> bool:
+    """Enqueue ``job`` for this node unless the same job is already waiting.
+
+    A marker key in Redis stands for the waiting job; the job deletes it when
+    it starts, so a change made while it runs gets a job of its own.
+    """
+    marker = _marker(context.code, job)
+    if not context.redis.set(marker, 1, nx=True, ex=MARKER_TTL):
+        return False
+    context.queue.enqueue(
+        job, context.code, job_timeout=300, result_ttl=60, failure_ttl=3600
+    )
+    return True
+
+
+def _marker(code: str, job: Callable[[str], object]) -> str:
+    return f"servicecenter:{code}:pending:{job.__name__}"
+
+
+def _start(code: str, job: Callable[[str], object]) -> NodeContext:
+    context = get_context(code)
+    context.redis.delete(_marker(code, job))
+    return context
+
+
+def push_up(code: str) -> int:
+    """Send every unacknowledged event of this node's subtree to the parent.
+
+    Returns the number of events sent.
+    """
+    context = _start(code, push_up)
+    if context.parent_code is None:
+        return 0
+    client = ParentClient(context)
+    try:
+        return _push_rounds(context, client)
+    finally:
+        client.close()
+
+
+def _push_rounds(context: NodeContext, client: ParentClient) -> int:
+    sent = 0
+    for _ in range(MAX_ROUNDS):
+        with context.db.transaction() as session:
+            batch = collect_batch(context, session)
+            heads = collect_heads(context, session)
+        if not batch:
+            return sent
+        held = _send(context, client, batch, heads)
+        with context.db.transaction() as session:
+            moved = record_ack(session, held)
+            touch_link(session, context.parent_code, "parent")
+        if not moved:
+            # The parent acknowledged nothing new: resending would loop.
+            logger.error(
+                "Node %s: parent acknowledged none of %d events (held %s); push stopped",
+                context.code,
+                len(batch),
+                held,
+            )
+            return sent
+        sent += len(batch)
+    enqueue_once(context, push_up)
+    return sent
+
+
+def _send(
+    context: NodeContext, client: ParentClient, batch: list, heads: dict
+) -> dict[str, int]:
+    """Send one batch; return the parent's held sequences, rewinding on a gap."""
+    body = {"sender": context.code, "events": batch, "heads": heads}
+    try:
+        answer = client.push_events(body)
+    except SyncRefused as exc:
+        details = exc.error.get("details") or {}
+        if exc.error.get("code") == SequenceGap.code and "origin" in details:
+            logger.warning(
+                "Node %s: parent expects origin %s from sequence %s; resending from there",
+                context.code,
+                details["origin"],
+                details["expected"],
+            )
+            return {details["origin"]: int(details["expected"]) - 1}
+        _record_error(context, exc)
+        raise
+    except Exception as exc:
+        _record_error(context, exc)
+        raise
+    try:
+        held = AckSchema().load(answer)["held"]
+    except ValidationError as exc:
+        raise SyncRefused(
+            200, {"code": "bad_ack", "message": str(exc.messages)}
+        ) from exc
+    logger.info(
+        "Node %s: pushed %d events, parent holds %s", context.code, len(batch), held
+    )
+    return held
+
+
+def _record_error(context: NodeContext, exc: Exception) -> None:
+    logger.error("Node %s: sync with parent failed: %s", context.code, exc)
+    with context.db.transaction() as session:
+        touch_link(session, context.parent_code, "parent", error=str(exc))
+
+
+def pull_feed(code: str) -> int:
+    """Fetch and apply the parent's feed for this node; return events stored."""
+    context = _start(code, pull_feed)
+    if context.parent_code is None:
+        return 0
+    client = ParentClient(context)
+    limit = context.config.batch_size
+    stored = 0
+    try:
+        for _ in range(MAX_ROUNDS):
+            with context.db.transaction() as session:
+                cursors = feed_cursors(session)
+            try:
+                events = client.fetch_feed(cursors, limit)
+                events = FeedPageSchema().load({"events": events})["events"]
+            except Exception as exc:
+                _record_error(context, exc)
+                raise
+            with context.db.transaction() as session:
+                stored += apply_feed_page(context, session, events)
+                touch_link(session, context.parent_code, "parent")
+            if len(events) < limit:
+                break
+    finally:
+        client.close()
+    if stored:
+        logger.info("Node %s: stored %d events from the parent's feed", code, stored)
+    return stored
+
+
+def pull_catalog(code: str) -> int | None:
+    """Fetch the releases this node lacks and store each in its own transaction.
+
+    Returns the release number held afterwards.
+    """
+    context = _start(code, pull_catalog)
+    if context.parent_code is None:
+        with context.db.transaction() as session:
+            return current_release_number(session)
+    client = ParentClient(context)
+    try:
+        while True:
+            with context.db.transaction() as session:
+                current = current_release_number(session) or 0
+            try:
+                releases = client.fetch_releases(current)
+            except Exception as exc:
+                _record_error(context, exc)
+                raise
+            if not releases:
+                return current or None
+            for release in releases:
+                with context.db.transaction() as session:
+                    store_release(context, session, release)
+                    touch_link(session, context.parent_code, "parent")
+    finally:
+        client.close()
+
+
+def reconcile(code: str) -> bool:
+    """Enqueue a push if the outbox holds events the parent has not acknowledged.
+
+    This is what makes a flushed or restarted Redis harmless: the database,
+    not the queue, says what is still to be sent.
+    """
+    context = _start(code, reconcile)
+    if context.parent_code is None:
+        return False
+    with context.db.transaction() as session:
+        pending = bool(pending_origins(context, session))
+    if pending:
+        logger.info("Node %s: outbox holds unsent events; enqueueing a push", code)
+        return enqueue_once(context, push_up)
+    return False
+
+
+def sync_round(code: str) -> None:
+    """One scheduled round: catalog down, outbox reconciled, feed down."""
+    context = _start(code, sync_round)
+    if context.parent_code is None:
+        return
+    for job in (pull_catalog, reconcile, pull_feed):
+        enqueue_once(context, job)
+
+
+def notify(context: NodeContext, job: Callable[[str], object]) -> None:
+    """Enqueue ``job`` after a commit, without failing the request if Redis is down.
+
+    The change is already in the database; the scheduled reconcile sends it
+    once Redis is back.
+    """
+    try:
+        enqueue_once(context, job)
+    except RedisError as exc:
+        logger.warning(
+            "Node %s: cannot enqueue %s, Redis unavailable: %s",
+            context.code,
+            job.__name__,
+            exc,
+        )

@@ -1,0 +1,82 @@
+"""HTTP client for a node's link to its parent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+
+from common.context import NodeContext
+from common.errors import AppError
+from common.schemas.sync import PROTOCOL_VERSION
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait for a connection, and for an answer once connected.
+TIMEOUT = (5, 60)
+
+
+class ParentUnreachable(AppError):
+    status = 503
+    code = "parent_unreachable"
+
+
+class SyncRefused(AppError):
+    """The parent answered with an error; ``error`` is its error body."""
+
+    status = 502
+    code = "sync_refused"
+
+    def __init__(self, status: int, error: dict[str, Any]) -> None:
+        super().__init__(
+            f"parent refused the request with HTTP {status}: "
+            f"{error.get('code')}: {error.get('message')}",
+            {"status": status, "error": error},
+        )
+        self.http_status = status
+        self.error = error
+
+
+class ParentClient:
+    """Sends this node's sync requests to its parent."""
+
+    def __init__(self, context: NodeContext) -> None:
+        if not context.config.parent_url:
+            raise ValueError(f"node {context.code} has no parent")
+        self.base_url = context.config.parent_url.rstrip("/")
+        self.code = context.code
+        self.http = requests.Session()
+        self.http.headers.update(
+            {"X-Node-Code": self.code, "X-Sync-Protocol": str(PROTOCOL_VERSION)}
+        )
+
+    def push_events(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/sync/events", json=batch)
+
+    def fetch_feed(self, cursors: dict[str, int], limit: int) -> list[dict[str, Any]]:
+        body = {"child": self.code, "cursors": cursors, "limit": limit}
+        return self._call("POST", "/sync/feed", json=body)["events"]
+
+    def fetch_releases(self, after: int) -> list[dict[str, Any]]:
+        return self._call("GET", "/sync/releases", params={"after": after})["releases"]
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        url = self.base_url + path
+        try:
+            response = self.http.request(method, url, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise ParentUnreachable(f"cannot reach parent at {url}: {exc}") from exc
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            if not isinstance(error, dict):
+                error = {"code": "bad_response", "message": response.text[:200]}
+            raise SyncRefused(response.status_code, error)
+        return body
