@@ -57,6 +57,15 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
     app.register_blueprint(pages.bp)
     app.register_blueprint(hub_views.pages)
     register_error_handlers(app)
+
+    @app.context_processor
+    def node_identity() -> dict[str, str]:
+        return {
+            "node_code": context.code,
+            "node_name": context.division.name,
+            "node_tier_label": context.tier.label,
+        }
+
     logger.info(
         "Node %s (%s, %s tier) ready",
         context.code,

@@ -1,0 +1,116 @@
+"""Several real nodes in one process, each on its own loopback HTTP server.
+
+Nodes talk to each other over real HTTP and share one real Redis; each has
+its own SQLite database, except that the city uses ``hub_database_url``
+when one is given. Jobs run in burst ``SimpleWorker`` instances in this
+process.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask
+from rq import Queue, SimpleWorker
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from common.config import NodeConfig
+from common.context import NodeContext, get_context, queue_name, unregister
+from common.divisions import parent_of_code
+from hub.catalog import load_catalog, publish
+from node import create_app
+from sync.jobs import enqueue_once, sync_round
+
+
+@dataclass
+class RunningNode:
+    code: str
+    app: Flask
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    @property
+    def context(self) -> NodeContext:
+        return get_context(self.code)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return requests.post(self.url + path, timeout=30, **kwargs)
+
+
+class Federation:
+    def __init__(self, root: Path, redis_url: str, hub_database_url: str | None = None) -> None:
+        self.root = root
+        self.redis_url = redis_url
+        self.hub_database_url = hub_database_url
+        self.nodes: dict[str, RunningNode] = {}
+
+    def start(self, code: str, **overrides: Any) -> RunningNode:
+        """Start node ``code``; its parent must already run here, unless it is the city."""
+        parent_code = parent_of_code(code)
+        parent = self.nodes.get(parent_code) if parent_code else None
+        settings: dict[str, Any] = {
+            "code": code,
+            "data_dir": self.root / code,
+            "parent_url": parent.url if parent else None,
+            "redis_url": self.redis_url,
+            "database_url": None if parent_code else self.hub_database_url,
+        }
+        settings.update(overrides)
+        app = create_app(NodeConfig(**settings).validate())
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        thread.start()
+        self.nodes[code] = RunningNode(code, app, server, thread)
+        return self.nodes[code]
+
+    def stop_node(self, code: str) -> None:
+        node = self.nodes.pop(code)
+        node.server.shutdown()
+        node.server.server_close()
+        node.context.close()
+        unregister(code)
+
+    def stop(self) -> None:
+        for code in list(self.nodes)[::-1]:
+            self.stop_node(code)
+
+    def publish_catalog(self) -> int:
+        city = self.nodes["350600"].context
+        with city.db.transaction() as session:
+            release = publish(city, session, load_catalog(city.divisions))
+            assert release is not None
+            return release.number
+
+    def drain(self, codes: list[str] | None = None) -> None:
+        """Run every queued job of the given nodes until all their queues are empty."""
+        codes = codes or list(self.nodes)
+        connection = self.nodes[codes[0]].context.redis
+        for _ in range(100):
+            busy = [c for c in codes if Queue(queue_name(c), connection=connection).count]
+            if not busy:
+                return
+            for code in busy:
+                SimpleWorker([queue_name(code)], connection=connection).work(
+                    burst=True, logging_level="WARNING"
+                )
+        raise RuntimeError("queues did not drain after 100 rounds")
+
+    def sync(self, rounds: int = 4) -> None:
+        """Run scheduled sync rounds at every node, as the worker tickers would."""
+        for _ in range(rounds):
+            for node in self.nodes.values():
+                enqueue_once(node.context, sync_round)
+            self.drain()
