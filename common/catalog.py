@@ -101,9 +101,9 @@ def handling_node(
     tier = handling_tier(divisions, matter, delegations, filing_code)
     handler = divisions.ancestor_at(filing_code, tier)
     if handler is None:
-        raise InvalidInput(
+        message = (
             f"matter {matter.code} is handled at {tier.value} tier here; file it at a "
-            f"{tier.value} center or at one of its villages",
-            {"matter_code": [f"handled at {tier.value} tier, below this node"]},
+            f"{tier.value} center or at one of its villages"
         )
+        raise InvalidInput(message, {"fields": {"matter_code": [message]}})
     return handler.code

@@ -7,6 +7,7 @@ with no set-up (a SQLite file and an embedded Redis in the data directory).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -81,7 +82,7 @@ class NodeConfig:
                 f"node {self.code} needs its parent's base URL in NODE_PARENT_URL "
                 f"(the node of {self.parent_code})"
             )
-        if self.sync_interval <= 0:
+        if not (math.isfinite(self.sync_interval) and self.sync_interval > 0):
             raise ConfigError("NODE_SYNC_INTERVAL must be a positive number of seconds")
         if not 1 <= self.batch_size <= 5000:
             raise ConfigError("NODE_BATCH_SIZE must be between 1 and 5000 events")
@@ -99,10 +100,17 @@ def _convert(name: str, value: object) -> object:
 
 
 def _number(name: str, value: object, kind: type) -> object:
+    """Convert a number from text or TOML, rejecting booleans and lost digits."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
     try:
-        return kind(value)
-    except (TypeError, ValueError):
+        number = kind(value)
+        exact = kind is float or float(value) == number
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not exact:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    return number
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> NodeConfig:

@@ -49,7 +49,7 @@ def tier_of_code(code: str) -> Tier:
 
     Raises ``UnknownDivision`` for a string of any other shape.
     """
-    if not code.isdigit():
+    if not (code.isascii() and code.isdigit()):
         raise UnknownDivision(code)
     if len(code) == 6:
         return Tier.CITY if code.endswith("00") else Tier.COUNTY

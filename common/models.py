@@ -129,7 +129,7 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    personal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    personal: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class OriginState(Base):

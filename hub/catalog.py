@@ -51,12 +51,25 @@ def load_catalog(
         content = CatalogContentSchema().load(raw)
     except ValidationError as exc:
         raise InvalidInput(
-            "the catalog files have invalid entries", exc.normalized_messages()
+            "the catalog files have invalid entries",
+            dotted_messages(exc.normalized_messages()),
         ) from exc
     check_consistency(divisions, content)
     content["matters"].sort(key=lambda m: m["code"])
     content["delegations"].sort(key=lambda d: (d["matter_code"], d["region"]))
     return content
+
+
+def dotted_messages(messages: dict[Any, Any], prefix: str = "") -> dict[str, list[str]]:
+    """Flatten marshmallow's nested messages to ``{"matters.3.kind": [...]}``."""
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(dotted_messages(value, path + "."))
+        else:
+            flat[path] = list(value)
+    return flat
 
 
 def check_consistency(divisions: Divisions, content: dict[str, Any]) -> None:
@@ -65,38 +78,40 @@ def check_consistency(divisions: Divisions, content: dict[str, Any]) -> None:
     tiers: dict[str, str] = {}
     for index, matter in enumerate(content["matters"]):
         if matter["code"] in tiers:
-            problems.setdefault(f"matters.{index}.code", []).append(
+            problems[f"matters.{index}.code"] = [
                 f"duplicate matter code {matter['code']}"
-            )
-        tiers[matter["code"]] = matter["handling_tier"]
+            ]
+        else:
+            tiers[matter["code"]] = matter["handling_tier"]
     for index, delegation in enumerate(content["delegations"]):
-        problems_here = delegation_problems(divisions, delegation, tiers)
-        if problems_here:
-            problems[f"delegations.{index}"] = problems_here
+        for field, reason in delegation_problems(divisions, delegation, tiers).items():
+            problems[f"delegations.{index}.{field}"] = [reason]
     if problems:
         raise InvalidInput("the catalog files are inconsistent", problems)
 
 
 def delegation_problems(
     divisions: Divisions, delegation: dict[str, Any], tiers: dict[str, str]
-) -> list[str]:
+) -> dict[str, str]:
+    """Return the problems of one delegation, by field."""
     code, region = delegation["matter_code"], delegation["region"]
     if code not in tiers:
-        return [f"delegation names unknown matter {code}"]
+        return {"matter_code": f"delegation names unknown matter {code}"}
     if region not in divisions:
-        return [f"delegation region {region} is not a Zhangzhou division code"]
+        return {"region": f"region {region} is not a Zhangzhou division code"}
     default, target = Tier(tiers[code]), Tier(delegation["handled_by_tier"])
-    region_tier = divisions.get(region).tier
-    problems = []
     if target.rank <= default.rank:
-        problems.append(
-            f"matter {code} is handled at {default.value} tier; a delegation must move it lower, not to {target.value}"
-        )
+        return {
+            "handled_by_tier": f"matter {code} is handled at {default.value} tier; "
+            f"a delegation must move it lower, not to {target.value}"
+        }
+    region_tier = divisions.get(region).tier
     if region_tier.rank > target.rank:
-        problems.append(
-            f"region {region} is a {region_tier.value}; it holds no {target.value} center"
-        )
-    return problems
+        return {
+            "region": f"region {region} is a {region_tier.value}, "
+            f"so it holds no {target.value} center"
+        }
+    return {}
 
 
 def publish(

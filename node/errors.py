@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from common.errors import AppError
 
@@ -54,15 +54,37 @@ def handle_http_error(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     messages = data.get("messages")
     if messages is not None:
-        # Raised by webargs while parsing a request: flatten its location key.
-        fields: dict = {}
-        for location_messages in messages.values():
-            fields.update(location_messages)
+        return webargs_error(messages)
+    if isinstance(error, RequestEntityTooLarge):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
         return error_response(
-            400, "invalid_input", "the request has invalid fields", {"fields": fields}
+            413,
+            "request_too_large",
+            f"the request body is larger than the limit of {limit} bytes; "
+            "send fewer events or materials per request",
+            {"limit": limit},
         )
     code = (error.name or "error").lower().replace(" ", "_")
     return error_response(error.code or 500, code, error.description or error.name)
+
+
+def webargs_error(messages: dict) -> Response:
+    """Render a webargs parsing error, keyed by field without its location."""
+    fields: dict = {}
+    for location, location_messages in messages.items():
+        if isinstance(location_messages, dict):
+            fields.update(location_messages)
+        else:
+            # Not a field error: the body itself could not be read.
+            return error_response(
+                400,
+                "invalid_input",
+                f"the request {location} is invalid: {' '.join(location_messages)}",
+                {"fields": {location: location_messages}},
+            )
+    return error_response(
+        400, "invalid_input", "the request has invalid fields", {"fields": fields}
+    )
 
 
 def handle_database_unavailable(error: OperationalError) -> Response:

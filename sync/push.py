@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from common.context import NodeContext
@@ -94,7 +94,9 @@ def record_ack(session: Session, held: dict[str, int]) -> int:
 
     The cursor moves back as well as forward: a parent restored from an
     older backup holds less, and the events it lost are then sent again.
-    Returns the number of cursors that moved.
+    Events the parent holds no longer need their personal data here, so it
+    is erased from them; the filing and handling nodes keep it in their
+    application and case records. Returns the number of cursors that moved.
     """
     moved = 0
     for origin, seq in held.items():
@@ -105,4 +107,16 @@ def record_ack(session: Session, held: dict[str, int]) -> int:
         if cursor != state.acked_seq:
             state.acked_seq = cursor
             moved += 1
+        forget_personal_data(session, origin, cursor)
     return moved
+
+
+def forget_personal_data(session: Session, origin: str, up_to: int) -> None:
+    # NOTE: an event resent after a parent lost it goes without personal
+    # data, so a handling node restored from an old backup cannot re-create
+    # the case from it.
+    session.execute(
+        update(Event)
+        .where(Event.origin == origin, Event.seq <= up_to, Event.personal.is_not(None))
+        .values(personal=None)
+    )

@@ -87,6 +87,10 @@ class Federation:
         for code in list(self.nodes)[::-1]:
             self.stop_node(code)
 
+    def redis_client_flush(self) -> None:
+        """Empty Redis, as a restart of a Redis that keeps nothing on disk would."""
+        next(iter(self.nodes.values())).context.redis.flushdb()
+
     def publish_catalog(self) -> int:
         city = self.nodes["350600"].context
         with city.db.transaction() as session:

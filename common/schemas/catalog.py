@@ -95,7 +95,7 @@ class DelegationSchema(Schema):
 
     matter_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     region = fields.String(
-        required=True, validate=validate.Regexp(r"^\d{6}(\d{3})?(\d{3})?$")
+        required=True, validate=validate.Regexp(r"^[0-9]{6}([0-9]{3})?([0-9]{3})?\Z")
     )
     handled_by_tier = fields.String(
         required=True, validate=validate.OneOf(HANDLING_TIERS)
@@ -113,7 +113,7 @@ class ReleaseSchema(Schema):
 
     number = fields.Integer(required=True, validate=validate.Range(min=1))
     content_hash = fields.String(
-        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$")
+        required=True, validate=validate.Regexp(r"^[0-9a-f]{64}\Z")
     )
     published_at = fields.AwareDateTime(required=True)
     content = fields.Nested(CatalogContentSchema, required=True)

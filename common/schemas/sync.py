@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-DIVISION_CODE = validate.Regexp(r"^\d{6}(\d{3})?(\d{3})?$", error="not a division code")
+DIVISION_CODE = validate.Regexp(
+    r"^[0-9]{6}([0-9]{3})?([0-9]{3})?\Z", error="not a division code"
+)
 SEQUENCE = validate.Range(min=1)
 
 # Protocol version spoken by this code; sent on every sync request.
@@ -17,7 +19,7 @@ class WireEventSchema(Schema):
     origin = fields.String(required=True, validate=DIVISION_CODE)
     seq = fields.Integer(required=True, strict=True, validate=SEQUENCE)
     kind = fields.String(
-        required=True, validate=validate.Regexp(r"^[a-z]+(\.[a-z_]+)+$")
+        required=True, validate=validate.Regexp(r"^[a-z]+(\.[a-z_]+)+\Z")
     )
     case_id = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=40)
