@@ -55,7 +55,7 @@ class OriginLag:
 
     ``reported_seq`` is the highest sequence that the origin's side of the
     tree last reported, and ``unacknowledged`` is how many of those events
-    the hub does not hold yet.
+    the hub has not received yet.
     """
 
     origin: str
@@ -80,6 +80,8 @@ class LinkHealth:
 
 @dataclass(frozen=True)
 class SyncLag:
+    """Sync positions of every origin at the hub and the health of its child links."""
+
     origins: list[OriginLag]
     links: list[LinkHealth]
 
@@ -96,7 +98,7 @@ class CityMetrics:
 
 
 class CaseCopies(NamedTuple):
-    """A case as the hub projects it, and how many ``case.received`` events it holds.
+    """A case as the hub projects it, and how many ``case.received`` events it stores.
 
     More than one copy means the handling node announced the case twice.
     """
@@ -169,7 +171,7 @@ def _division_name(divisions: Divisions, code: str) -> str:
 def figures_by_county(context: NodeContext, session: Session) -> list[CaseFigures]:
     """Compute the figures of the city's own cases, then of each county in code order.
 
-    Every county of the city is listed, with zero counts when the hub holds
+    Every county of the city is listed, with zero counts when the hub stores
     none of its cases.
     """
     rows = _grouped_rows(session, HubCase.county_code)
@@ -196,7 +198,7 @@ def _figures_or_empty(
 
 
 def city_total(session: Session) -> CaseFigures:
-    """Compute the figures over every case the hub holds."""
+    """Compute the figures over every case the hub stores."""
     row = session.execute(select(*_figure_columns())).one()
     return _figures(None, TOTAL_LABEL, row)
 

@@ -7,6 +7,7 @@ event, so the projection holds each event's effect exactly once.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from common.context import NodeContext
 from hub.models import HubCase
 from sync.dispatch import on
+
+logger = logging.getLogger(__name__)
 
 
 def _timestamp(value: str) -> dt.datetime:
@@ -27,6 +30,17 @@ def case_received(
     if not context.is_hub:
         return
     payload = event["payload"]
+    if session.get(HubCase, payload["case_id"]) is not None:
+        # One case is received once; a second announcement is kept as an
+        # event (it shows in the copy count) but changes nothing here.
+        logger.warning(
+            "Node %s: case %s announced again by %s#%d; kept the first",
+            context.code,
+            payload["case_id"],
+            event["origin"],
+            event["seq"],
+        )
+        return
     handler = payload["handler"]
     session.add(
         HubCase(

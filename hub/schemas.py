@@ -6,7 +6,7 @@ from marshmallow import Schema, fields
 
 
 class FiguresSchema(Schema):
-    """Case figures of one group; rates and averages cover completed cases."""
+    """Case figures of one group. Rates and averages cover completed cases only."""
 
     label = fields.String()
     received = fields.Integer()
@@ -80,5 +80,5 @@ class HubCaseSchema(Schema):
     completed_at = fields.AwareDateTime(allow_none=True)
     working_days_used = fields.Integer(allow_none=True)
     on_time = fields.Boolean(allow_none=True)
-    # Number of case.received events the hub holds for the case; normally 1.
+    # Number of case.received events the hub stores for the case, normally 1.
     copies = fields.Integer()

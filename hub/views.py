@@ -1,6 +1,6 @@
 """Hub API and dashboard: city-wide case figures and sync lag.
 
-Only the city node serves them; every other node answers 404.
+Only the city node serves them. Every other node returns 404 Not Found.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def require_hub() -> None:
     context = current_node()
     if not context.is_hub:
         raise NotFound(
-            f"this node is not the city hub; node {context.code} is a "
-            f"{context.tier.value} node, ask the city node {CITY_CODE} for "
-            "city-wide figures",
+            f"this node is not the city hub, because node {context.code} is a "
+            f"{context.tier.value} node. Request city-wide figures from the city "
+            f"node {CITY_CODE}",
             {"node": context.code, "hub": CITY_CODE},
         )
 
@@ -59,8 +59,8 @@ def hub_case(case_id: str) -> dict[str, Any]:
         case, copies = case_copies(session, case_id)
     if case is None:
         raise NotFound(
-            f"the hub holds no case {case_id}; check the case number, or wait "
-            "until the handling node has synced it",
+            f"case {case_id} not found at the hub. Check the case number, or "
+            "wait until the handling node has synced it",
             {"case_id": case_id},
         )
     fields = HubCaseSchema().fields

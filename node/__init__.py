@@ -31,6 +31,9 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=config.secret_key,
+        # Browsers share cookies across ports, and several nodes may run on
+        # one host: each node gets a cookie of its own.
+        SESSION_COOKIE_NAME=f"session-{context.code}",
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         API_TITLE=f"Service center node {context.code}",
         API_VERSION="1",

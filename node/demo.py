@@ -12,6 +12,7 @@ Usage: ``python -m node.demo [--once] [--summary FILE] [--data-dir DIR]``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -49,9 +50,30 @@ PLAN = (
     ("ZZ-MZ-002", "county, delegated to the township"),
 )
 NAMES = (
-    "林秀英", "陈志明", "黄美玲", "吴建国", "王丽华", "郑文斌", "蔡雅婷", "杨国强",
-    "许淑芬", "李振华", "张惠珍", "刘俊杰", "方玉兰", "沈海涛", "曾春燕", "高德明",
-    "何佩琪", "苏永福", "周雪梅", "谢宏伟", "洪丽娟", "蓝天佑", "戴晓东", "卢秋月",
+    "林秀英",
+    "陈志明",
+    "黄美玲",
+    "吴建国",
+    "王丽华",
+    "郑文斌",
+    "蔡雅婷",
+    "杨国强",
+    "许淑芬",
+    "李振华",
+    "张惠珍",
+    "刘俊杰",
+    "方玉兰",
+    "沈海涛",
+    "曾春燕",
+    "高德明",
+    "何佩琪",
+    "苏永福",
+    "周雪梅",
+    "谢宏伟",
+    "洪丽娟",
+    "蓝天佑",
+    "戴晓东",
+    "卢秋月",
 )
 TIMEOUT = 120.0
 
@@ -80,11 +102,17 @@ def free_port() -> int:
 
 
 def parent_of(code: str) -> str | None:
-    return {COUNTY: CITY, TOWNSHIP: COUNTY}.get(code, TOWNSHIP if code in VILLAGES else None)
+    return {COUNTY: CITY, TOWNSHIP: COUNTY}.get(
+        code, TOWNSHIP if code in VILLAGES else None
+    )
 
 
-def node_environment(node: DemoNode, nodes: dict[str, DemoNode], data_dir: Path, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NODE_CONFIG")}
+def node_environment(
+    node: DemoNode, nodes: dict[str, DemoNode], data_dir: Path, redis_url: str
+) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NODE_CONFIG")
+    }
     env.update(
         NODE_CODE=node.code,
         NODE_DATA_DIR=str(data_dir / node.code),
@@ -101,11 +129,20 @@ def start_node(node: DemoNode, env: dict[str, str], log_dir: Path) -> None:
     command = [sys.executable, "-m", "node", "--log-level", "warning"]
     web_log = open(log_dir / "web.log", "ab")
     node.processes.append(
-        subprocess.Popen([*command, "serve", "--port", str(node.port)], env=env, stdout=web_log, stderr=web_log)
+        subprocess.Popen(
+            [*command, "serve", "--port", str(node.port)],
+            env=env,
+            stdout=web_log,
+            stderr=web_log,
+        )
     )
     wait_for(lambda: _answers(node), f"node {node.code} to start", timeout=60)
     worker_log = open(log_dir / "worker.log", "ab")
-    node.processes.append(subprocess.Popen([*command, "worker"], env=env, stdout=worker_log, stderr=worker_log))
+    node.processes.append(
+        subprocess.Popen(
+            [*command, "worker"], env=env, stdout=worker_log, stderr=worker_log
+        )
+    )
 
 
 def _answers(node: DemoNode) -> bool:
@@ -133,7 +170,7 @@ def applicant(index: int) -> dict[str, str]:
     body = f"350623{1950 + index * 2:04d}{index % 12 + 1:02d}{index % 27 + 1:02d}{100 + index:03d}"
     return {
         "name": NAMES[index % len(NAMES)],
-        "id_number": body + ric.calc_check_digit(body),
+        "id_number": body + ric.calc_check_digit(body + "0"),
         "phone": f"139{50000000 + index * 7919:08d}",
     }
 
@@ -146,11 +183,23 @@ def file_applications(nodes: dict[str, DemoNode]) -> list[dict[str, Any]]:
         guide = nodes[VILLAGES[0]].get(f"/api/matters/{matter_code}").json()
         materials = [m["name"] for m in guide["materials"] if m["required"]]
         for village in VILLAGES:
-            body = {"matter_code": matter_code, "applicant": applicant(index), "materials": materials}
+            body = {
+                "matter_code": matter_code,
+                "applicant": applicant(index),
+                "materials": materials,
+            }
             response = nodes[village].post("/api/applications", body)
             if response.status_code != 201:
-                raise RuntimeError(f"filing {matter_code} at {village} failed: {response.text}")
-            filed.append({**response.json(), "filed_at": village, "filed_clock": time.monotonic()})
+                raise RuntimeError(
+                    f"filing {matter_code} at {village} failed: {response.text}"
+                )
+            filed.append(
+                {
+                    **response.json(),
+                    "filed_at": village,
+                    "filed_clock": time.monotonic(),
+                }
+            )
             index += 1
     return filed
 
@@ -159,11 +208,24 @@ def handle_cases(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> Non
     """At each handling node, accept and complete the case once it has arrived."""
     for case in cases:
         handler = nodes[case["handler_code"]]
-        wait_for(lambda: handler.get(f"/api/cases/{case['id']}").status_code == 200, f"case {case['id']} at {handler.code}")
-        for action, body in (("accept", {}), ("complete", {"result": "准予办理，结果已送达代办点"})):
+        path = f"/api/cases/{case['id']}"
+        wait_for(
+            functools.partial(answers_ok, handler, path),
+            f"case {case['id']} at {handler.code}",
+        )
+        for action, body in (
+            ("accept", {}),
+            ("complete", {"result": "准予办理，结果已送达代办点"}),
+        ):
             response = handler.post(f"/api/cases/{case['id']}/{action}", body)
             if response.status_code != 200:
-                raise RuntimeError(f"{action} of case {case['id']} failed: {response.text}")
+                raise RuntimeError(
+                    f"{action} of case {case['id']} failed: {response.text}"
+                )
+
+
+def answers_ok(node: DemoNode, path: str) -> bool:
+    return node.get(path).status_code == 200
 
 
 def wait_for_hub(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> None:
@@ -173,7 +235,9 @@ def wait_for_hub(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> Non
     def arrived() -> bool:
         for case in list(pending):
             if nodes[CITY].get(f"/api/hub/cases/{case['id']}").status_code == 200:
-                case["seconds_to_hub"] = round(time.monotonic() - case["filed_clock"], 2)
+                case["seconds_to_hub"] = round(
+                    time.monotonic() - case["filed_clock"], 2
+                )
                 pending.remove(case)
         return not pending
 
@@ -186,8 +250,19 @@ def settled(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> bool:
         origin = nodes[case["filed_at"]].get(f"/api/applications/{case['id']}").json()
         handler = nodes[case["handler_code"]].get(f"/api/cases/{case['id']}").json()
         hub = nodes[CITY].get(f"/api/hub/cases/{case['id']}").json()
-        case.update(status_at_origin=origin["status"], status_at_handler=handler["status"], status_at_hub=hub.get("status"), at_hub=hub.get("copies"))
-    return all(c["status_at_origin"] == c["status_at_handler"] == c["status_at_hub"] == "completed" for c in cases)
+        case.update(
+            status_at_origin=origin["status"],
+            status_at_handler=handler["status"],
+            status_at_hub=hub.get("status"),
+            at_hub=hub.get("copies"),
+        )
+    return all(
+        c["status_at_origin"]
+        == c["status_at_handler"]
+        == c["status_at_hub"]
+        == "completed"
+        for c in cases
+    )
 
 
 def summary(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -206,16 +281,23 @@ def summary(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> dict[str
             }
             for c in cases
         ],
-        "catalog": {code: node.get("/api/catalog").json()["number"] for code, node in nodes.items()},
+        "catalog": {
+            code: node.get("/api/catalog").json()["number"]
+            for code, node in nodes.items()
+        },
         "nodes": {code: node.url for code, node in nodes.items()},
         "hub": nodes[CITY].get("/api/hub/metrics").json(),
     }
 
 
 def print_report(result: dict[str, Any]) -> None:
-    print(f"\n{'case':<22}{'matter':<20}{'filed at':<14}{'handled at':<13}{'origin':<11}{'hub':<11}{'s to hub':>8}")
+    print(
+        f"\n{'case':<22}{'matter':<20}{'filed at':<14}{'handled at':<13}{'origin':<11}{'hub':<11}{'s to hub':>8}"
+    )
     for c in result["cases"]:
-        print(f"{c['id']:<22}{c['matter_code']:<20}{c['filed_at']:<14}{c['handled_at']:<13}{c['status_at_origin']:<11}{c['status_at_hub']:<11}{c['seconds_to_hub']:>8}")
+        print(
+            f"{c['id']:<22}{c['matter_code']:<20}{c['filed_at']:<14}{c['handled_at']:<13}{c['status_at_origin']:<11}{c['status_at_hub']:<11}{c['seconds_to_hub']:>8}"
+        )
     print("\ncatalog release per node:", result["catalog"])
     print("\nhub metrics by county and tier:")
     for row in result["hub"].get("by_county", []) + result["hub"].get("by_tier", []):
@@ -262,25 +344,45 @@ def run(args: argparse.Namespace) -> int:
     nodes = {code: DemoNode(code, free_port()) for code in NODES}
     try:
         for node in nodes.values():
-            start_node(node, node_environment(node, nodes, data_dir, redis_url), data_dir / node.code)
-        print("federation started:", ", ".join(f"{c} {n.url}" for c, n in nodes.items()))
+            start_node(
+                node,
+                node_environment(node, nodes, data_dir, redis_url),
+                data_dir / node.code,
+            )
+        print(
+            "federation started:", ", ".join(f"{c} {n.url}" for c, n in nodes.items())
+        )
 
         city_env = node_environment(nodes[CITY], nodes, data_dir, redis_url)
-        subprocess.run([sys.executable, "-m", "node", "--log-level", "warning", "publish-catalog"], env=city_env, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "node", "--log-level", "warning", "publish-catalog"],
+            env=city_env,
+            check=True,
+        )
         for node in nodes.values():
             node.post("/api/catalog/pull")
-        wait_for(lambda: all(n.get("/api/catalog").json()["number"] == 1 for n in nodes.values()), "catalog release 1 at every node")
+        wait_for(
+            lambda: all(
+                n.get("/api/catalog").json()["number"] == 1 for n in nodes.values()
+            ),
+            "catalog release 1 at every node",
+        )
         print("catalog release 1 reached every node")
 
         cases = file_applications(nodes)
         print(f"filed {len(cases)} proxy applications at {', '.join(VILLAGES)}")
         wait_for_hub(nodes, cases)
         handle_cases(nodes, cases)
-        wait_for(lambda: settled(nodes, cases), "every status to reach the villages and the hub")
+        wait_for(
+            lambda: settled(nodes, cases),
+            "every status to reach the villages and the hub",
+        )
         result = summary(nodes, cases)
         print_report(result)
         if args.summary:
-            Path(args.summary).write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+            Path(args.summary).write_text(
+                json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8"
+            )
             print(f"\nsummary written to {args.summary}")
         if not args.once:
             print("\nnodes keep running; open the pages:")
@@ -296,10 +398,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m node.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--once", action="store_true", help="stop the nodes and exit after the run")
+    parser = argparse.ArgumentParser(
+        prog="python -m node.demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="stop the nodes and exit after the run"
+    )
     parser.add_argument("--summary", help="also write the summary as JSON to this file")
-    parser.add_argument("--data-dir", default="demo-data", help="folder for the nodes' databases and logs; emptied first")
+    parser.add_argument(
+        "--data-dir",
+        default="demo-data",
+        help="folder for the nodes' databases and logs; emptied first",
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)

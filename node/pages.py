@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,7 +22,13 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from common.catalog import get_matter, handling_node, list_matters, require_release
+from common.catalog import (
+    delegations_of,
+    get_matter,
+    handling_node,
+    list_matters,
+    require_release,
+)
 from common.clock import CHINA
 from common.context import NodeContext
 from common.divisions import Tier
@@ -38,6 +45,8 @@ from node.cases import service
 from node.catalog import matter_summary, release_info, service_guide
 from sync.jobs import notify, push_up
 
+logger = logging.getLogger(__name__)
+
 bp = Blueprint("pages", __name__)
 
 CSRF_FIELD = "csrf_token"
@@ -46,7 +55,7 @@ LIST_LIMIT = 200
 
 KIND_LABELS = {"immediate": "即办件", "promised": "承诺件"}
 
-# Roles that the catalog names by code; the other roles are Chinese text.
+# Roles that the catalog gives as codes. Other roles are Chinese text already.
 ROLE_LABELS = {
     "window_clerk": "窗口工作人员",
     "township_reviewer": "乡镇（街道）审核人员",
@@ -112,7 +121,11 @@ def check_csrf_token() -> None:
 
 @bp.context_processor
 def page_helpers() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "csrf_field": CSRF_FIELD, "list_limit": LIST_LIMIT}
+    return {
+        "csrf_token": csrf_token,
+        "csrf_field": CSRF_FIELD,
+        "list_limit": LIST_LIMIT,
+    }
 
 
 @bp.app_context_processor
@@ -208,12 +221,12 @@ def guide_index() -> str:
 
 @bp.get("/guide/<code>")
 def guide(code: str) -> str:
-    """Show one matter's service guide; an unknown code is a 404 page."""
+    """Show one matter's service guide, or a 404 page for an unknown code."""
     context = current_node()
     with context.db.transaction() as session:
         matter = get_matter(session, code)
         standard = service_guide(session, matter)
-        handler = handler_here(context, matter, delegations_by_matter(session))
+        handler = handler_here(context, matter, delegations_of(session, matter))
 
     for delegation in standard["delegations"]:
         delegation["region_name"] = division_name(context, delegation["region"])
@@ -234,21 +247,14 @@ def delegations_by_matter(session: Session) -> dict[str, list[Delegation]]:
 
 
 def handler_here(
-    context: NodeContext,
-    matter: Matter,
-    delegations: Mapping[str, list[Delegation]],
+    context: NodeContext, matter: Matter, delegations: list[Delegation]
 ) -> dict[str, str] | None:
     """Return the node that handles ``matter`` when filed here, or None.
 
     None means this node sits above the handling tier and cannot file it.
     """
     try:
-        code = handling_node(
-            context.divisions,
-            matter,
-            delegations.get(matter.code, []),
-            context.code,
-        )
+        code = handling_node(context.divisions, matter, delegations, context.code)
     except InvalidInput:
         return None
     return {"code": code, "name": division_name(context, code)}
@@ -265,21 +271,28 @@ def applications() -> str:
 
 @bp.post("/applications")
 def file_application() -> Response | tuple[str, int]:
-    """File a proxy application from the form; invalid input re-shows it (400)."""
+    """File a proxy application from the form, or re-show it with errors (400)."""
     context = current_node()
     try:
         data = ApplicationInSchema().load(application_form_data(request.form))
         with context.db.transaction() as session:
             case_id = service.file_application(context, session, data).id
     except ValidationError as exc:
-        return render_applications(request.form, exc.normalized_messages()), 400
+        errors = exc.normalized_messages()
     except InvalidInput as exc:
-        errors = exc.details.get("fields", exc.details) or {"_form": [exc.message]}
-        return render_applications(request.form, errors), 400
+        errors = exc.details.get("fields") or {"_form": [exc.message]}
+    else:
+        notify(context, push_up)
+        flash(f"已提交代办件 {case_id}。")
+        return redirect(url_for(".applications"), 303)
 
-    notify(context, push_up)
-    flash(f"已提交代办件 {case_id}。")
-    return redirect(url_for(".applications"), 303)
+    # Field names only: the values are the applicant's personal data.
+    logger.info(
+        "Node %s: proxy application not filed, invalid fields %s",
+        context.code,
+        sorted(flatten_errors(errors)),
+    )
+    return render_applications(request.form, errors), 400
 
 
 def application_form_data(form: MultiDict[str, str]) -> dict[str, Any]:
@@ -308,9 +321,9 @@ def render_applications(form: MultiDict[str, str], errors: Mapping[str, Any]) ->
         names = matter_names(session, {a.matter_code for a in rows})
         fileable = fileable_matters(context, session)
 
-    selected = next(
-        (m for m in fileable if m["code"] == form.get("matter_code")), None
-    )
+    selected = next((m for m in fileable if m["code"] == form.get("matter_code")), None)
+    if selected is None and form.get("matter_code") and not errors:
+        errors = {"matter_code": ["该事项不在本节点可报送的事项中"]}
     return render_template(
         "applications.html",
         applications=[application_row(context, a, names) for a in rows],
@@ -338,7 +351,7 @@ def fileable_matters(context: NodeContext, session: Session) -> list[dict[str, A
     delegations = delegations_by_matter(session) if matters else {}
     fileable = []
     for matter in matters:
-        handler = handler_here(context, matter, delegations)
+        handler = handler_here(context, matter, delegations.get(matter.code, []))
         if handler is not None:
             materials = matter.standard.get("materials", [])
             fileable.append(
@@ -417,7 +430,7 @@ def cases() -> str:
 
 @bp.post("/cases/<case_id>/accept")
 def accept_case(case_id: str) -> Response:
-    """Accept a received case; its deadline runs from today."""
+    """Accept a received case, starting its deadline from today."""
     act_on_case(service.accept_case, case_id)
     flash(f"办件 {case_id} 已受理。")
     return back_to_cases()
@@ -425,7 +438,7 @@ def accept_case(case_id: str) -> Response:
 
 @bp.post("/cases/<case_id>/reject")
 def reject_case(case_id: str) -> Response:
-    """Reject a received case with the reason that the applicant is told."""
+    """Reject a received case, recording the reason for the applicant."""
     reason = load_form(RejectSchema(), "reason", "不予受理理由")
     act_on_case(service.reject_case, case_id, reason)
     flash(f"办件 {case_id} 已不予受理。")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import request
 
-from common.errors import InvalidInput
+from common.context import NodeContext
+from common.errors import AppError, InvalidInput
 from common.schemas.sync import (
     PROTOCOL_VERSION,
     AckSchema,
@@ -21,6 +23,9 @@ from sync.apply import apply_batch
 from sync.feed import feed_page
 from sync.jobs import notify, push_up, sync_round
 from sync.releases import release_to_wire, releases_after
+from sync.state import touch_link
+
+logger = logging.getLogger(__name__)
 
 blp = Blueprint("sync", __name__, description="Node-to-node sync protocol")
 
@@ -47,13 +52,29 @@ def receive_events(batch: dict[str, Any]) -> dict[str, Any]:
     refused with 409 and the expected sequence; nothing of it is stored.
     """
     context = current_node()
-    with context.db.transaction() as session:
-        held, stored = apply_batch(
-            context, session, batch["sender"], batch["events"], batch["heads"]
-        )
+    try:
+        with context.db.transaction() as session:
+            held, stored = apply_batch(
+                context, session, batch["sender"], batch["events"], batch["heads"]
+            )
+    except AppError as exc:
+        record_refusal(context, batch["sender"], exc)
+        raise
     if stored and context.parent_code:
         notify(context, push_up)
     return {"held": held}
+
+
+def record_refusal(context: NodeContext, sender: str, error: AppError) -> None:
+    """Keep a refused batch's reason on the link of a known child, then log it."""
+    logger.warning(
+        "Node %s: refused batch from %s: %s", context.code, sender, error.message
+    )
+    division = context.divisions.get(sender) if sender in context.divisions else None
+    if division is None or division.parent_code != context.code:
+        return
+    with context.db.transaction() as session:
+        touch_link(session, sender, "child", error=f"{error.code}: {error.message}")
 
 
 @blp.route("/sync/feed", methods=["POST"])

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from common.catalog import current_release_number
 from common.context import NodeContext, get_context
 from common.errors import SequenceGap
+from common.models import Link
 from common.schemas.sync import AckSchema, FeedPageSchema
 from sync.feed import apply_feed_page, feed_cursors
 from sync.push import collect_batch, collect_heads, pending_origins, record_ack
@@ -133,9 +134,21 @@ def _send(
 
 
 def _record_error(context: NodeContext, exc: Exception) -> None:
-    logger.error("Node %s: sync with parent failed: %s", context.code, exc)
+    """Store the error on the parent link; log it when it differs from the last one.
+
+    A parent that stays down fails every scheduled round with the same
+    error, which the link's ``last_error_at`` keeps without filling the log.
+    """
     with context.db.transaction() as session:
+        link = session.get(Link, context.parent_code)
+        repeated = (
+            link is not None
+            and link.last_error == str(exc)[:2000]
+            and (link.last_contact is None or link.last_contact < link.last_error_at)
+        )
         touch_link(session, context.parent_code, "parent", error=str(exc))
+    log = logger.debug if repeated else logger.error
+    log("Node %s: sync with parent failed: %s", context.code, exc)
 
 
 def pull_feed(code: str) -> int:

@@ -54,7 +54,10 @@ def hub_database_url() -> str | None:
 
 @pytest.fixture
 def federation(
-    tmp_path: Path, redis_url: str, redis_client: redis.Redis, hub_database_url: str | None
+    tmp_path: Path,
+    redis_url: str,
+    redis_client: redis.Redis,
+    hub_database_url: str | None,
 ) -> Iterator[Federation]:
     fed = Federation(tmp_path, redis_url, hub_database_url)
     yield fed

@@ -49,14 +49,21 @@ class RunningNode:
 
 
 class Federation:
-    def __init__(self, root: Path, redis_url: str, hub_database_url: str | None = None) -> None:
+    def __init__(
+        self, root: Path, redis_url: str, hub_database_url: str | None = None
+    ) -> None:
         self.root = root
         self.redis_url = redis_url
         self.hub_database_url = hub_database_url
         self.nodes: dict[str, RunningNode] = {}
+        self.stopped_ports: dict[str, int] = {}
 
-    def start(self, code: str, **overrides: Any) -> RunningNode:
-        """Start node ``code``; its parent must already run here, unless it is the city."""
+    def start(self, code: str, port: int = 0, **overrides: Any) -> RunningNode:
+        """Start node ``code``; its parent must already run here, unless it is the city.
+
+        ``port`` 0 picks a free port; a restarted node passes its old one so
+        that its children find it again.
+        """
         parent_code = parent_of_code(code)
         parent = self.nodes.get(parent_code) if parent_code else None
         settings: dict[str, Any] = {
@@ -68,7 +75,7 @@ class Federation:
         }
         settings.update(overrides)
         app = create_app(NodeConfig(**settings).validate())
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", port, app, threaded=True)
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -78,10 +85,16 @@ class Federation:
 
     def stop_node(self, code: str) -> None:
         node = self.nodes.pop(code)
+        self.stopped_ports[code] = node.server.server_port
         node.server.shutdown()
         node.server.server_close()
         node.context.close()
         unregister(code)
+
+    def restart_node(self, code: str) -> RunningNode:
+        """Start a stopped node again on its old port, with its old database."""
+        port = self.stopped_ports[code]
+        return self.start(code, port=port)
 
     def stop(self) -> None:
         for code in list(self.nodes)[::-1]:
@@ -103,7 +116,9 @@ class Federation:
         codes = codes or list(self.nodes)
         connection = self.nodes[codes[0]].context.redis
         for _ in range(100):
-            busy = [c for c in codes if Queue(queue_name(c), connection=connection).count]
+            busy = [
+                c for c in codes if Queue(queue_name(c), connection=connection).count
+            ]
             if not busy:
                 return
             for code in busy:

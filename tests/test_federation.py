@@ -31,6 +31,11 @@ def test_county_case_status_back_at_village(federation: Federation) -> None:
     case_id = filed.json()["id"]
     federation.sync()
     assert county.post(f"/api/cases/{case_id}/accept").status_code == 200
-    assert county.post(f"/api/cases/{case_id}/complete", json={"result": "批准"}).status_code == 200
+    assert (
+        county.post(
+            f"/api/cases/{case_id}/complete", json={"result": "批准"}
+        ).status_code
+        == 200
+    )
     federation.sync()
     assert village.get(f"/api/applications/{case_id}").json()["status"] == "completed"

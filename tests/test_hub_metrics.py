@@ -42,7 +42,7 @@ def start_city_tree(federation: Federation) -> None:
 
 
 def build_cases(federation: Federation) -> dict[str, str]:
-    """File, handle and sync seven cases; return their ids by a short name.
+    """File, handle and sync seven cases, and return their ids by short name.
 
     | case | filed at     | handled by   | outcome             |
     | a1   | village      | county       | accepted, completed |
@@ -55,6 +55,9 @@ def build_cases(federation: Federation) -> dict[str, str]:
 
     Every completion falls on the day of acceptance, so it uses 0 working
     days and is on time.
+
+    NOTE: a run that crosses midnight in China (16:00 UTC) between an
+    acceptance and its completion can count 1 working day and fail.
     """
     start_city_tree(federation)
     nodes = federation.nodes
@@ -268,9 +271,9 @@ def completed(days_used: int, limit: int, on_time: bool) -> dict[str, Any]:
 def add_late_cases(city: RunningNode) -> None:
     """Store five cases of 漳浦县, two of them completed late.
 
-    county tier: 3 of 5 days on time, 9 of 5 late, 6 of 20 on time, and one
-    accepted case with a limit of 100 that must not count in the averages;
-    township tier: 2 of 1 late.
+    County tier (days used of the limit): 3 of 5 on time, 9 of 5 late, 6 of
+    20 on time. A fourth county case is accepted only, and its limit of 100
+    must not count in the averages. Township tier: 2 of 1, late.
     """
     rows = [
         hub_case("late-1", COUNTY, **completed(3, 5, True)),
@@ -382,8 +385,8 @@ def test_sync_lag_from_reported_head(federation: Federation) -> None:
     file_case(federation.nodes[VILLAGE], "ZZ-MZ-001")
     federation.sync()
     contact = "2024-05-06T02:00:00+00:00"
-    # 漳浦县 reports that the village has written four events, of which the
-    # hub holds one, as a county does while later batches are on the way.
+    # 漳浦县 reports four events of the village while the hub has received one,
+    # as a county does while its later batches are still on the way.
     batch = {
         "sender": COUNTY,
         "events": [],

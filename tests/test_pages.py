@@ -103,10 +103,14 @@ def test_home_counts_applications_and_cases(branch: Federation) -> None:
     branch.sync()
     village = branch.nodes[VILLAGE].get("/", headers=HTML).text
     county = branch.nodes[COUNTY].get("/", headers=HTML).text
-    applications_row = re.search(r"本节点报送的代办件</a></th>\s*<td[^>]*>(\d+)", village)
+    applications_row = re.search(
+        r"本节点报送的代办件</a></th>\s*<td[^>]*>(\d+)", village
+    )
     cases_row = re.search(r"本节点办理的办件</a></th>\s*<td[^>]*>(\d+)", county)
-    assert applications_row is not None and applications_row.group(1) == "1"
-    assert cases_row is not None and cases_row.group(1) == "1"
+    assert applications_row is not None
+    assert applications_row.group(1) == "1"
+    assert cases_row is not None
+    assert cases_row.group(1) == "1"
 
 
 def test_home_links_dashboard_only_on_hub(branch: Federation) -> None:
@@ -150,7 +154,9 @@ def test_guide_shows_limits_and_materials(city: RunningNode) -> None:
 
 def test_guide_shows_dash_for_unknown_counts(city: RunningNode) -> None:
     page = city.get("/guide/ZZ-MZ-001", headers=HTML).text
-    row = re.search(r"<td>收入证明</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)", page)
+    row = re.search(
+        r"<td>收入证明</td>\s*<td[^>]*>([^<]*)</td>\s*<td[^>]*>([^<]*)", page
+    )
     assert row is not None
     assert row.groups() == ("—", "—")
 
@@ -174,7 +180,9 @@ def test_guide_shows_joint_departments(city: RunningNode) -> None:
 
 def test_guide_shows_delegation_region(city: RunningNode) -> None:
     page = city.get("/guide/ZZ-MZ-002", headers=HTML).text
-    row = re.search(r"<td>绥安镇</td>\s*<td[^>]*>350623100</td>\s*<td>([^<]*)</td>", page)
+    row = re.search(
+        r"<td>绥安镇</td>\s*<td[^>]*>350623100</td>\s*<td>([^<]*)</td>", page
+    )
     assert row is not None
     assert row.group(1) == "乡镇级"
 
@@ -182,7 +190,7 @@ def test_guide_shows_delegation_region(city: RunningNode) -> None:
 def test_guide_of_unknown_matter_is_404(city: RunningNode) -> None:
     page = city.get("/guide/NO-SUCH-MATTER", headers=HTML)
     assert page.status_code == 404
-    assert "出错了" in page.text
+    assert "未找到" in page.text
     assert "NO-SUCH-MATTER" in page.text
 
 
@@ -213,6 +221,13 @@ def test_county_cannot_file_township_matter(branch: Federation) -> None:
     page = Browser(branch.nodes[COUNTY]).get("/applications").text
     assert "ZZ-CL-001" in page
     assert "ZZ-WJ-001" not in page
+
+
+def test_unfileable_matter_in_link_is_named(branch: Federation) -> None:
+    page = Browser(branch.nodes[COUNTY]).get("/applications?matter_code=ZZ-WJ-001")
+    assert page.status_code == 200
+    assert "该事项不在本节点可报送的事项中" in page.text
+    assert 'name="applicant_name"' not in page.text
 
 
 def test_post_without_csrf_token_is_rejected(branch: Federation) -> None:
@@ -369,7 +384,7 @@ def test_accept_twice_is_conflict(branch: Federation) -> None:
     clerk.post(f"/cases/{case_id}/accept", {})
     response = clerk.post(f"/cases/{case_id}/accept", {})
     assert response.status_code == 409
-    assert "出错了" in response.text
+    assert "当前状态不允许此操作" in response.text
 
 
 def test_case_action_without_csrf_token_is_rejected(branch: Federation) -> None:

@@ -103,16 +103,36 @@ def test_hub_holds_each_event_once(federation: Federation) -> None:
 
 def personal_data_held(federation: Federation, code: str) -> int:
     with federation.nodes[code].context.db.transaction() as session:
-        query = select(func.count()).select_from(Event).where(Event.personal.is_not(None))
+        query = (
+            select(func.count()).select_from(Event).where(Event.personal.is_not(None))
+        )
         return session.scalar(query)
 
 
 def test_personal_data_stops_at_handler(federation: Federation) -> None:
     start_branch(federation)
     village = federation.nodes[VILLAGE]
-    case_id = village.post("/api/applications", json=application("ZZ-MZ-001")).json()["id"]
+    case_id = village.post("/api/applications", json=application("ZZ-MZ-001")).json()[
+        "id"
+    ]
     federation.sync()
     case = federation.nodes[COUNTY].get(f"/api/cases/{case_id}").json()
     assert case["applicant_name"] == "张三"
     assert personal_data_held(federation, CITY) == 0
     assert personal_data_held(federation, TOWNSHIP) == 0
+
+
+def test_parent_down_then_back_loses_nothing(federation: Federation) -> None:
+    start_branch(federation)
+    village = federation.nodes[VILLAGE]
+    federation.stop_node(TOWNSHIP)
+    case_id = village.post("/api/applications", json=application()).json()["id"]
+    federation.drain([VILLAGE])  # the push fails: the township is down
+
+    status = village.get("/api/sync").json()
+    assert status["unacknowledged"][0]["unacknowledged"] == 1
+    assert status["links"][0]["last_error"] is not None
+
+    federation.restart_node(TOWNSHIP)
+    federation.sync()
+    assert federation.nodes[COUNTY].get(f"/api/cases/{case_id}").status_code == 200

@@ -19,6 +19,7 @@ from common.clock import local_date, utcnow
 from common.context import NodeContext
 from common.errors import Conflict, InvalidInput, NotFound
 from common.models import Application, Case, CaseStatus, Counter, Matter
+from common.validation import normalize_id_number
 from sync.outbox import emit
 from sync.state import lock_origin
 
@@ -80,7 +81,7 @@ def file_application(
         release=matter.release,
         handler_code=handler,
         applicant_name=applicant["name"],
-        applicant_id_number=applicant["id_number"].upper(),
+        applicant_id_number=normalize_id_number(applicant["id_number"]),
         applicant_phone=applicant["phone"],
         materials=data["materials"],
         status=CaseStatus.FILED,
