@@ -11,7 +11,7 @@ import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.divisions import Tier, load_divisions, parent_of_code, tier_of_code
@@ -50,10 +50,9 @@ class NodeConfig:
     # Maximum events in one upward batch or one feed page.
     batch_size: int = 500
     # Key of the HMAC that turns ID numbers into pseudonyms before they
-    # travel to the hub; every node of one city must use the same key.
+    # travel to the hub. Every node of one city must use the same key.
     pseudonym_key: str = "development-only-pseudonym-key"
     secret_key: str = "development-only-secret-key"
-    extra: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def tier(self) -> Tier:

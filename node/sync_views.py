@@ -68,7 +68,7 @@ def receive_events(batch: dict[str, Any]) -> dict[str, Any]:
 def record_refusal(context: NodeContext, sender: str, error: AppError) -> None:
     """Keep a refused batch's reason on the link of a known child, then log it."""
     logger.warning(
-        "Node %s: refused batch from %s: %s", context.code, sender, error.message
+        "Node %s: rejected batch from %s: %s", context.code, sender, error.message
     )
     division = context.divisions.get(sender) if sender in context.divisions else None
     if division is None or division.parent_code != context.code:

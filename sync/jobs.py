@@ -228,7 +228,7 @@ def reconcile(code: str) -> bool:
 
 
 def sync_round(code: str) -> None:
-    """One scheduled round: catalog down, outbox reconciled, feed down."""
+    """Enqueue the jobs of one scheduled round: catalog, outbox reconcile, feed."""
     context = _start(code, sync_round)
     if context.parent_code is None:
         return

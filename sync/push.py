@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from common.context import NodeContext
@@ -23,6 +23,8 @@ WIRE_FIELDS = (
     "created_at",
     "payload",
 )
+# Read with Core, not as ORM objects: this is the hot path of every push.
+WIRE_COLUMNS = [getattr(Event, name) for name in (*WIRE_FIELDS, "personal")]
 
 
 def pending_origins(context: NodeContext, session: Session) -> list[OriginState]:
@@ -38,8 +40,8 @@ def unacked_count(context: NodeContext, session: Session) -> int:
     return sum(s.held_seq - s.acked_seq for s in pending_origins(context, session))
 
 
-def to_wire(context: NodeContext, event: Event) -> dict[str, Any]:
-    """Serialise an event for the parent.
+def to_wire(context: NodeContext, event: Row[Any]) -> dict[str, Any]:
+    """Serialise an event row for the parent.
 
     Personal data goes along only while the parent is still on the way to
     the event's destination, that is while the destination is a proper
@@ -63,12 +65,12 @@ def collect_batch(context: NodeContext, session: Session) -> list[dict[str, Any]
     batch: list[dict[str, Any]] = []
     for state in pending_origins(context, session):
         query = (
-            select(Event)
+            select(*WIRE_COLUMNS)
             .where(Event.origin == state.origin, Event.seq > state.acked_seq)
             .order_by(Event.seq)
             .limit(limit - len(batch))
         )
-        batch.extend(to_wire(context, e) for e in session.scalars(query))
+        batch.extend(to_wire(context, row) for row in session.execute(query))
         if len(batch) >= limit:
             break
     return batch
@@ -104,19 +106,27 @@ def record_ack(session: Session, held: dict[str, int]) -> int:
         if state is None:
             continue
         cursor = min(seq, state.held_seq)
-        if cursor != state.acked_seq:
-            state.acked_seq = cursor
-            moved += 1
-        forget_personal_data(session, origin, cursor)
+        if cursor == state.acked_seq:
+            continue
+        if cursor > state.acked_seq:
+            forget_personal_data(session, origin, state.acked_seq, cursor)
+        state.acked_seq = cursor
+        moved += 1
     return moved
 
 
-def forget_personal_data(session: Session, origin: str, up_to: int) -> None:
+def forget_personal_data(session: Session, origin: str, after: int, up_to: int) -> None:
+    """Erase personal data from the events ``after < seq <= up_to`` of an origin."""
     # NOTE: an event resent after a parent lost it goes without personal
     # data, so a handling node restored from an old backup cannot re-create
     # the case from it.
     session.execute(
         update(Event)
-        .where(Event.origin == origin, Event.seq <= up_to, Event.personal.is_not(None))
+        .where(
+            Event.origin == origin,
+            Event.seq > after,
+            Event.seq <= up_to,
+            Event.personal.is_not(None),
+        )
         .values(personal=None)
     )
