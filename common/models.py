@@ -252,3 +252,40 @@ class Case(Base):
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)
+
+
+# --- keys --------------------------------------------------------------------
+
+
+class NodeKey(Base):
+    """A public key enrolled for a node of this node's subtree."""
+
+    __tablename__ = "node_key"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EnrollmentToken(Base):
+    """A one-time enrollment token issued by the city; only its hash is kept."""
+
+    __tablename__ = "enrollment_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(12))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class SeenNonce(Base):
+    """A request nonce seen inside the timestamp window, to refuse replays."""
+
+    __tablename__ = "sync_nonce"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

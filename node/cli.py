@@ -8,6 +8,7 @@ status 2 and names the code.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 import threading
@@ -92,6 +93,40 @@ def publish_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def issue_token(args: argparse.Namespace) -> int:
+    """Print a one-time enrollment token for a node (city only)."""
+    from sync.enroll import issue_token as issue
+
+    context = register(NodeContext(load_config()))
+    context.migrate()
+    with context.db.transaction() as session:
+        token = issue(context, session, args.code, dt.timedelta(days=args.days))
+    print(token)
+    return 0
+
+
+def enroll(args: argparse.Namespace) -> int:
+    """Enroll this node's public key with its parent and every ancestor."""
+    from sync.enroll import enroll_with_parent
+
+    context = register(NodeContext(load_config()))
+    key = enroll_with_parent(context, args.token)
+    print(f"node {context.code} enrolled key {key}")
+    return 0
+
+
+def revoke_key(args: argparse.Namespace) -> int:
+    """Revoke the keys of a node of this node's subtree, effective at once here."""
+    from sync.enroll import revoke_keys
+
+    context = register(NodeContext(load_config()))
+    context.migrate()
+    with context.db.transaction() as session:
+        count = revoke_keys(context, session, args.code)
+    print(f"revoked {count} key(s) of node {args.code}")
+    return 0
+
+
 def check(args: argparse.Namespace) -> int:
     """Validate the configuration and print the node's identity."""
     config = load_config()
@@ -136,6 +171,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--delegations", default=str(DELEGATIONS), help="JSON file of delegations"
     )
     publish_parser.set_defaults(func=publish_catalog)
+
+    token_parser = commands.add_parser(
+        "issue-token", help="issue an enrollment token (city only)"
+    )
+    token_parser.add_argument("code", help="division code of the node to enroll")
+    token_parser.add_argument(
+        "--days", type=float, default=7, help="days until the token expires"
+    )
+    token_parser.set_defaults(func=issue_token)
+
+    enroll_parser = commands.add_parser(
+        "enroll", help="enroll this node's key with its parent"
+    )
+    enroll_parser.add_argument("token", help="the one-time token issued by the city")
+    enroll_parser.set_defaults(func=enroll)
+
+    revoke_parser = commands.add_parser(
+        "revoke-key", help="revoke the keys of a node below this one"
+    )
+    revoke_parser.add_argument(
+        "code", help="division code of the node whose keys to revoke"
+    )
+    revoke_parser.set_defaults(func=revoke_key)
 
     commands.add_parser("check", help="validate the configuration").set_defaults(
         func=check

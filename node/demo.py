@@ -145,6 +145,21 @@ def start_node(node: DemoNode, env: dict[str, str], log_dir: Path) -> None:
     )
 
 
+def enroll(node: DemoNode, city_env: dict[str, str], env: dict[str, str]) -> None:
+    """Enroll the node's key as an operator would: a token from the city, then enroll."""
+    command = [sys.executable, "-m", "node", "--log-level", "warning"]
+    token = subprocess.run(
+        [*command, "issue-token", node.code],
+        env=city_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    subprocess.run(
+        [*command, "enroll", token], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+
+
 def _answers(node: DemoNode) -> bool:
     if node.processes[0].poll() is not None:
         raise RuntimeError(f"node {node.code} exited; see its web.log")
@@ -342,18 +357,17 @@ def run(args: argparse.Namespace) -> int:
     data_dir.mkdir(parents=True)
     redis_url, redis_server = start_redis(data_dir)
     nodes = {code: DemoNode(code, free_port()) for code in NODES}
+    city_env = node_environment(nodes[CITY], nodes, data_dir, redis_url)
     try:
         for node in nodes.values():
-            start_node(
-                node,
-                node_environment(node, nodes, data_dir, redis_url),
-                data_dir / node.code,
-            )
+            env = node_environment(node, nodes, data_dir, redis_url)
+            start_node(node, env, data_dir / node.code)
+            if node.code != CITY:
+                enroll(node, city_env, env)
         print(
             "federation started:", ", ".join(f"{c} {n.url}" for c, n in nodes.items())
         )
 
-        city_env = node_environment(nodes[CITY], nodes, data_dir, redis_url)
         subprocess.run(
             [sys.executable, "-m", "node", "--log-level", "warning", "publish-catalog"],
             env=city_env,

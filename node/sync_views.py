@@ -5,21 +5,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import request
+from flask import g, request
 
 from common.context import NodeContext
-from common.errors import AppError, InvalidInput
+from common.errors import AppError, Forbidden, InvalidInput
 from common.schemas.sync import (
     PROTOCOL_VERSION,
     AckSchema,
     BatchSchema,
+    EnrollmentAnswerSchema,
+    EnrollmentSchema,
     FeedPageSchema,
     FeedRequestSchema,
     ReleaseQuerySchema,
 )
 from node.api import Blueprint, current_node
 from node.sync_status import sync_status
-from sync.apply import apply_batch
+from sync.apply import apply_batch, check_child
+from sync.auth import authenticate
+from sync.enroll import accept_enrollment
 from sync.feed import feed_page
 from sync.jobs import notify, push_up, sync_round
 from sync.releases import release_to_wire, releases_after
@@ -31,7 +35,12 @@ blp = Blueprint("sync", __name__, description="Node-to-node sync protocol")
 
 
 @blp.before_request
-def check_protocol() -> None:
+def check_request() -> None:
+    """Check the protocol version and the signature of every sync request.
+
+    Enrollment is the one exception: the new node has no key yet, and its
+    one-time token is checked by the city instead.
+    """
     if not request.path.startswith("/sync/"):
         return
     version = request.headers.get("X-Sync-Protocol")
@@ -39,6 +48,31 @@ def check_protocol() -> None:
         raise InvalidInput(
             f"sync protocol {version} is not supported; this node speaks {PROTOCOL_VERSION}",
             {"X-Sync-Protocol": version},
+        )
+    if request.path == "/sync/enroll":
+        return
+    context = current_node()
+    path = request.path
+    if request.query_string:
+        path += "?" + request.query_string.decode("latin-1")
+    with context.db.transaction() as session:
+        g.sync_sender = authenticate(
+            context,
+            session,
+            request.method,
+            path,
+            request.headers,
+            request.get_data(cache=True),
+        )
+    check_child(context, g.sync_sender)
+
+
+def require_sender(claimed: str) -> None:
+    """Raise ``Forbidden`` unless the body names the node that signed the request."""
+    if claimed != g.sync_sender:
+        raise Forbidden(
+            f"the request is signed by node {g.sync_sender} but speaks for node {claimed}",
+            {"sender": g.sync_sender, "claimed": claimed},
         )
 
 
@@ -52,6 +86,7 @@ def receive_events(batch: dict[str, Any]) -> dict[str, Any]:
     refused with 409 and the expected sequence; nothing of it is stored.
     """
     context = current_node()
+    require_sender(batch["sender"])
     try:
         with context.db.transaction() as session:
             held, stored = apply_batch(
@@ -83,6 +118,7 @@ def record_refusal(context: NodeContext, sender: str, error: AppError) -> None:
 def feed(query: dict[str, Any]) -> dict[str, Any]:
     """Return events for a child's part of the tree, past its cursors."""
     context = current_node()
+    require_sender(query["child"])
     with context.db.transaction() as session:
         events = feed_page(
             context, session, query["child"], query["cursors"], query["limit"]
@@ -97,6 +133,17 @@ def releases(query: dict[str, Any]) -> dict[str, Any]:
     with current_node().db.transaction() as session:
         found = releases_after(session, query["after"], query["limit"])
         return {"releases": [release_to_wire(r) for r in found]}
+
+
+@blp.route("/sync/enroll", methods=["POST"])
+@blp.arguments(EnrollmentSchema)
+@blp.response(200, EnrollmentAnswerSchema)
+def enroll(data: dict[str, Any]) -> dict[str, Any]:
+    """Enroll a node's public key along the path from this node to the city."""
+    key = accept_enrollment(
+        current_node(), data["code"], data["public_key"], data["token"]
+    )
+    return {"code": data["code"], "key_id": key}
 
 
 @blp.route("/api/sync", methods=["GET"])

@@ -10,6 +10,7 @@ import requests
 from common.context import NodeContext
 from common.errors import AppError
 from common.schemas.sync import PROTOCOL_VERSION
+from sync.auth import signed_headers
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +45,11 @@ class ParentClient:
     def __init__(self, context: NodeContext) -> None:
         if not context.config.parent_url:
             raise ValueError(f"node {context.code} has no parent")
+        self.context = context
         self.base_url = context.config.parent_url.rstrip("/")
         self.code = context.code
         self.http = requests.Session()
-        self.http.headers.update(
-            {"X-Node-Code": self.code, "X-Sync-Protocol": str(PROTOCOL_VERSION)}
-        )
+        self.http.headers.update({"X-Sync-Protocol": str(PROTOCOL_VERSION)})
 
     def push_events(self, batch: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/sync/events", json=batch)
@@ -58,16 +58,31 @@ class ParentClient:
         body = {"child": self.code, "cursors": cursors, "limit": limit}
         return self._call("POST", "/sync/feed", json=body)["events"]
 
+    def enroll(self, code: str, public_key: str, token: str) -> dict[str, Any]:
+        """Send an enrollment; it is not signed, since the token proves it."""
+        body = {"code": code, "public_key": public_key, "token": token}
+        return self._call("POST", "/sync/enroll", json=body, signed=False)
+
     def fetch_releases(self, after: int) -> list[dict[str, Any]]:
         return self._call("GET", "/sync/releases", params={"after": after})["releases"]
 
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _call(
+        self, method: str, path: str, signed: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
         url = self.base_url + path
+        prepared = self.http.prepare_request(requests.Request(method, url, **kwargs))
+        if signed:
+            body = prepared.body or b""
+            if isinstance(body, str):
+                body = body.encode()
+            prepared.headers.update(
+                signed_headers(self.context, method, prepared.path_url, body)
+            )
         try:
-            response = self.http.request(method, url, timeout=TIMEOUT, **kwargs)
+            response = self.http.send(prepared, timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise ParentUnreachable(f"cannot reach parent at {url}: {exc}") from exc
         try:

@@ -8,12 +8,14 @@ process.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from rq import Queue, SimpleWorker
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -21,8 +23,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from common.config import NodeConfig
 from common.context import NodeContext, get_context, queue_name, unregister
 from common.divisions import parent_of_code
+from common.keys import key_id, public_key_text
 from hub.catalog import load_catalog, publish
 from node import create_app
+from sync.auth import signed_headers
+from sync.enroll import enroll_with_parent, issue_token, store_key
 from sync.jobs import enqueue_once, sync_round
 
 
@@ -81,7 +86,16 @@ class Federation:
         )
         thread.start()
         self.nodes[code] = RunningNode(code, app, server, thread)
+        if parent_code and not port:
+            self.enroll(code)
         return self.nodes[code]
+
+    def enroll(self, code: str) -> None:
+        """Enroll a node's key with a token from the city, as its operator would."""
+        city = self.nodes["350600"].context
+        with city.db.transaction() as session:
+            token = issue_token(city, session, code)
+        enroll_with_parent(self.nodes[code].context, token)
 
     def stop_node(self, code: str) -> None:
         node = self.nodes.pop(code)
@@ -134,3 +148,41 @@ class Federation:
             for node in self.nodes.values():
                 enqueue_once(node.context, sync_round)
             self.drain()
+
+
+@dataclass
+class StandInSigner:
+    """A key that signs sync requests for a node code with no running node."""
+
+    code: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def public_key(self) -> str:
+        return public_key_text(self.private_key)
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public_key)
+
+
+_test_signers: dict[str, StandInSigner] = {}
+
+
+def signed_post(
+    node: RunningNode, as_code: str, path: str, body: Any
+) -> requests.Response:
+    """POST a sync request to ``node`` signed as ``as_code``.
+
+    A test key for ``as_code`` is enrolled at ``node`` directly in its
+    database, so tests can speak for nodes that do not run.
+    """
+    signer = _test_signers.setdefault(
+        as_code, StandInSigner(as_code, Ed25519PrivateKey.generate())
+    )
+    with node.context.db.transaction() as session:
+        store_key(session, as_code, signer.public_key)
+    data = json.dumps(body).encode()
+    headers = signed_headers(signer, "POST", path, data)  # type: ignore[arg-type]
+    headers["Content-Type"] = "application/json"
+    return requests.post(node.url + path, data=data, headers=headers, timeout=30)

@@ -16,7 +16,7 @@ from stdnum.cn import ric
 from common.models import Event, OriginState
 from hub.models import HubCase
 from tests.conftest import VALID_ID, application
-from tests.federation import RunningNode
+from tests.federation import RunningNode, signed_post
 
 # A city matter, so that the city itself handles it and makes a case.
 CITY_MATTER = "ZZ-RS-001"
@@ -403,7 +403,9 @@ def hub_cases(city: RunningNode) -> list[HubCase]:
 )
 def test_batch_from_non_child_forbidden(city: RunningNode, sender: str) -> None:
     events = [dict(e, origin=sender) for e in county_case_events()]
-    response = city.post("/sync/events", json={"sender": sender, "events": events})
+    response = signed_post(
+        city, sender, "/sync/events", {"sender": sender, "events": events}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["details"]["sender"] == sender
     assert event_count(city) == 0
@@ -412,7 +414,9 @@ def test_batch_from_non_child_forbidden(city: RunningNode, sender: str) -> None:
 def test_batch_for_other_county_forbidden(city: RunningNode) -> None:
     # County 350623 may not send events that a township of 350602 wrote.
     events = [dict(e, origin="350602001") for e in county_case_events()]
-    response = city.post("/sync/events", json={"sender": COUNTY, "events": events})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["details"]["origin"] == "350602001"
     assert event_count(city) == 0
@@ -420,7 +424,9 @@ def test_batch_for_other_county_forbidden(city: RunningNode) -> None:
 
 def test_batch_with_gap_conflicts(city: RunningNode) -> None:
     events = county_case_events(first_seq=2)
-    response = city.post("/sync/events", json={"sender": COUNTY, "events": events})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events}
+    )
     assert response.status_code == 409
     assert response.json()["error"]["details"]["expected"] == 1
     assert response.json()["error"]["details"]["received"] == 2
@@ -430,9 +436,11 @@ def test_batch_with_gap_conflicts(city: RunningNode) -> None:
 
 def test_batch_with_gap_after_held(city: RunningNode) -> None:
     first = county_case_events()[:1]
-    city.post("/sync/events", json={"sender": COUNTY, "events": first})
+    signed_post(city, COUNTY, "/sync/events", {"sender": COUNTY, "events": first})
     later = county_case_events(first_seq=2)[1:]  # seq 3, while seq 2 is missing
-    response = city.post("/sync/events", json={"sender": COUNTY, "events": later})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": later}
+    )
     assert response.status_code == 409
     assert response.json()["error"]["details"]["expected"] == 2
     assert held_seq(city, COUNTY) == 1
@@ -442,7 +450,9 @@ def test_batch_with_gap_after_held(city: RunningNode) -> None:
 def test_batch_with_inner_gap_rejected(city: RunningNode) -> None:
     received, accepted = county_case_events()
     events = [received, dict(accepted, seq=3)]
-    response = city.post("/sync/events", json={"sender": COUNTY, "events": events})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events}
+    )
     assert response.status_code in (400, 409)
     assert response.json()["error"]["details"]
     assert event_count(city) == 0
@@ -450,8 +460,8 @@ def test_batch_with_inner_gap_rejected(city: RunningNode) -> None:
 
 def test_same_batch_twice_applied_once(city: RunningNode) -> None:
     batch = {"sender": COUNTY, "events": county_case_events()}
-    first = city.post("/sync/events", json=batch)
-    second = city.post("/sync/events", json=batch)
+    first = signed_post(city, COUNTY, "/sync/events", batch)
+    second = signed_post(city, COUNTY, "/sync/events", batch)
     assert first.status_code == 200
     assert second.status_code == 200
     assert second.json()["held"] == {COUNTY: 2}
@@ -462,8 +472,10 @@ def test_same_batch_twice_applied_once(city: RunningNode) -> None:
 
 def test_overlapping_batch_stores_new_only(city: RunningNode) -> None:
     events = county_case_events()
-    city.post("/sync/events", json={"sender": COUNTY, "events": events[:1]})
-    response = city.post("/sync/events", json={"sender": COUNTY, "events": events})
+    signed_post(city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events[:1]})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events}
+    )
     assert response.json()["held"] == {COUNTY: 2}
     assert event_count(city) == 2
     assert hub_cases(city)[0].status == "accepted"
@@ -482,14 +494,18 @@ def test_overlapping_batch_stores_new_only(city: RunningNode) -> None:
 def test_bad_sync_event(city: RunningNode, changes: dict, path: str) -> None:
     events = county_case_events()
     events[0].update(changes)
-    response = city.post("/sync/events", json={"sender": COUNTY, "events": events})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events}
+    )
     assert response.status_code == 400
     assert field_reasons(response, path)
     assert event_count(city) == 0
 
 
 def test_batch_without_sender_rejected(city: RunningNode) -> None:
-    response = city.post("/sync/events", json={"events": county_case_events()})
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"events": county_case_events()}
+    )
     assert response.status_code == 400
     assert field_reasons(response, "sender")
     assert event_count(city) == 0

@@ -11,7 +11,7 @@ from common.models import Event, Link
 from hub.metrics import case_copies
 from hub.models import HubCase
 from tests.conftest import application
-from tests.federation import Federation, RunningNode
+from tests.federation import Federation, RunningNode, signed_post
 
 CITY, COUNTY, TOWNSHIP, VILLAGE = "350600", "350623", "350623100", "350623100207"
 OTHER_COUNTY = "350602"  # 芗城区
@@ -392,7 +392,10 @@ def test_sync_lag_from_reported_head(federation: Federation) -> None:
         "events": [],
         "heads": {VILLAGE: {"seq": 4, "contact": contact}},
     }
-    assert federation.nodes[CITY].post("/sync/events", json=batch).status_code == 200
+    assert (
+        signed_post(federation.nodes[CITY], COUNTY, "/sync/events", batch).status_code
+        == 200
+    )
     origins = {o["origin"]: o for o in city_metrics(federation)["sync"]["origins"]}
     village = origins[VILLAGE]
     assert village["held_seq"] == 1

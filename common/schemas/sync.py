@@ -71,3 +71,14 @@ class FeedPageSchema(Schema):
 class ReleaseQuerySchema(Schema):
     after = fields.Integer(load_default=0, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
+
+
+class EnrollmentSchema(Schema):
+    code = fields.String(required=True, validate=DIVISION_CODE)
+    public_key = fields.String(required=True, validate=validate.Length(min=40, max=64))
+    token = fields.String(required=True, validate=validate.Length(min=16, max=128))
+
+
+class EnrollmentAnswerSchema(Schema):
+    code = fields.String()
+    key_id = fields.String()

@@ -1,0 +1,87 @@
+"""Ed25519 keys of a node and the signatures of its sync requests.
+
+A node's private key lives in its data directory, readable by its owner
+only. A sync request is signed over its method, path, query, timestamp,
+nonce and the SHA-256 of its body, so that no part can be changed or the
+request be replayed elsewhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+KEY_FILE = "node_key.pem"
+
+
+def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
+    """Return the node's private key, creating it on first use."""
+    path = data_dir / KEY_FILE
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return key
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as f:
+        f.write(pem)
+    return key
+
+
+def public_key_text(key: Ed25519PrivateKey) -> str:
+    """Return the raw public key as base64, the form enrolled with the parent."""
+    raw = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return base64.b64encode(raw).decode()
+
+
+def parse_public_key(text: str) -> Ed25519PublicKey:
+    """Parse a base64 raw public key; raise ValueError if it is not one."""
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) != 32:
+        raise ValueError("an Ed25519 public key is 32 bytes")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def key_id(public_key: str) -> str:
+    """Return the short identifier of a public key: 16 hex digits of its SHA-256."""
+    return hashlib.sha256(public_key.encode()).hexdigest()[:16]
+
+
+def signing_text(
+    method: str, path: str, timestamp: str, nonce: str, body: bytes
+) -> bytes:
+    """Return the bytes a request signature covers."""
+    digest = hashlib.sha256(body).hexdigest()
+    return "\n".join((method.upper(), path, timestamp, nonce, digest)).encode()
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> str:
+    return base64.b64encode(key.sign(message)).decode()
+
+
+def verify(public_key: str, signature: str, message: bytes) -> bool:
+    try:
+        parse_public_key(public_key).verify(
+            base64.b64decode(signature, validate=True), message
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
