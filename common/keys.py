@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -21,6 +24,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 KEY_FILE = "node_key.pem"
+SIGNED_EVENT_FIELDS = (
+    "origin",
+    "seq",
+    "kind",
+    "case_id",
+    "destination",
+    "created_at",
+    "payload",
+)
 
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
@@ -85,3 +97,30 @@ def verify(public_key: str, signature: str, message: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def event_text(event: Mapping[str, Any]) -> bytes:
+    """Return the bytes an event's origin signature covers: all but personal data.
+
+    ``created_at`` may be a datetime or its ISO text; both give the same bytes.
+    """
+    created_at = event["created_at"]
+    if not isinstance(created_at, str):
+        created_at = created_at.isoformat()
+    signed = {name: event.get(name) for name in SIGNED_EVENT_FIELDS}
+    signed["created_at"] = created_at
+    return json.dumps(
+        signed, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def personal_text(event: Mapping[str, Any]) -> bytes:
+    """Return the bytes the signature of an event's personal data covers."""
+    bound = {
+        "origin": event["origin"],
+        "seq": event["seq"],
+        "personal": event["personal"],
+    }
+    return json.dumps(
+        bound, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    ).encode()

@@ -130,6 +130,11 @@ class Event(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     personal: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The origin's Ed25519 signatures, kept unchanged through every relay:
+    # over the event without personal data, and over the personal data.
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    signature: Mapped[str | None] = mapped_column(String(100))
+    personal_signature: Mapped[str | None] = mapped_column(String(100))
 
 
 class OriginState(Base):

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from common.context import NodeContext
 from common.divisions import is_within
 from common.errors import Forbidden, InvalidInput, SequenceGap
-from common.models import Event, utcnow
+from common.keys import event_text, personal_text, verify
+from common.models import Event, NodeKey, utcnow
 from sync.dispatch import dispatch
 from sync.state import lock_origin, touch_link
 
@@ -66,6 +67,44 @@ def group_runs(
     return runs
 
 
+def check_origin_signatures(
+    session: Session, origin: str, events: list[dict[str, Any]]
+) -> None:
+    """Raise ``Forbidden`` unless the origin itself signed every event.
+
+    Keys enrolled for a node reach every ancestor, so a relay cannot make
+    up or change an event of a node below it. A revoked key still proves
+    the events signed before its revocation.
+    """
+    keys: dict[str, NodeKey | None] = {}
+    for event in events:
+        if event["key_id"] not in keys:
+            keys[event["key_id"]] = session.get(NodeKey, (origin, event["key_id"]))
+        key = keys[event["key_id"]]
+        where = f"event {origin}#{event['seq']}"
+        if key is None:
+            raise Forbidden(
+                f"{where} is signed with key {event['key_id']}, which is not enrolled for node {origin} here",
+                {"origin": origin, "seq": event["seq"]},
+            )
+        if not verify(key.public_key, event["signature"], event_text(event)):
+            raise Forbidden(
+                f"{where} does not carry a valid signature of node {origin}",
+                {"origin": origin, "seq": event["seq"]},
+            )
+        personal_ok = event["personal"] is None or (
+            event["personal_signature"] is not None
+            and verify(
+                key.public_key, event["personal_signature"], personal_text(event)
+            )
+        )
+        if not personal_ok:
+            raise Forbidden(
+                f"the personal data of {where} is not signed by node {origin}",
+                {"origin": origin, "seq": event["seq"]},
+            )
+
+
 def apply_run(
     context: NodeContext, session: Session, origin: str, run: list[dict[str, Any]]
 ) -> tuple[int, int]:
@@ -81,6 +120,7 @@ def apply_run(
         raise SequenceGap(origin, expected, run[0]["seq"])
 
     fresh = [dict(e, received_at=utcnow()) for e in run if e["seq"] >= expected]
+    check_origin_signatures(session, origin, fresh)
     if fresh:
         # A Core insert of the table, not the ORM's bulk insert: it is the
         # hot path of every batch.

@@ -68,6 +68,8 @@ def feed_page(
             "destination": e.destination,
             "created_at": e.created_at,
             "payload": e.payload,
+            "key_id": e.key_id,
+            "signature": e.signature,
         }
         for e in session.scalars(query)
     ]

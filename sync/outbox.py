@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from common.context import NodeContext
+from common.keys import event_text, personal_text, sign
 from common.models import Event, utcnow
 from sync.dispatch import dispatch
 from sync.state import lock_origin
@@ -46,6 +47,13 @@ def emit(
         "payload": payload,
         "personal": personal,
     }
+    event["key_id"] = context.key_id
+    event["signature"] = sign(context.private_key, event_text(event))
+    event["personal_signature"] = (
+        sign(context.private_key, personal_text(event))
+        if personal is not None
+        else None
+    )
     session.execute(insert(Event), [event])
     logger.debug(
         "Node %s: emitted %s #%d for case %s",

@@ -22,9 +22,13 @@ WIRE_FIELDS = (
     "destination",
     "created_at",
     "payload",
+    "key_id",
+    "signature",
 )
 # Read with Core, not as ORM objects: this is the hot path of every push.
-WIRE_COLUMNS = [getattr(Event, name) for name in (*WIRE_FIELDS, "personal")]
+WIRE_COLUMNS = [
+    getattr(Event, name) for name in (*WIRE_FIELDS, "personal", "personal_signature")
+]
 
 
 def pending_origins(context: NodeContext, session: Session) -> list[OriginState]:
@@ -56,6 +60,7 @@ def to_wire(context: NodeContext, event: Row[Any]) -> dict[str, Any]:
         and is_within(context.code, destination)
     ):
         wire["personal"] = event.personal
+        wire["personal_signature"] = event.personal_signature
     return wire
 
 

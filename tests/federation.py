@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from common.config import NodeConfig
 from common.context import NodeContext, get_context, queue_name, unregister
 from common.divisions import parent_of_code
-from common.keys import key_id, public_key_text
+from common.keys import event_text, key_id, public_key_text, sign
 from hub.catalog import load_catalog, publish
 from node import create_app
 from sync.auth import signed_headers
@@ -169,6 +169,36 @@ class StandInSigner:
 _test_signers: dict[str, StandInSigner] = {}
 
 
+def stand_in(node: RunningNode, code: str) -> StandInSigner:
+    """Return the test key of ``code``, enrolled at ``node``."""
+    signer = _test_signers.setdefault(
+        code, StandInSigner(code, Ed25519PrivateKey.generate())
+    )
+    with node.context.db.transaction() as session:
+        store_key(session, code, signer.public_key)
+    return signer
+
+
+def sign_event(node: RunningNode, event: Any) -> Any:
+    """Sign a test event as its origin, unless it already carries a signature.
+
+    Events too malformed to sign get a placeholder signature, so that the
+    receiver's own validation is what rejects them.
+    """
+    if not isinstance(event, dict) or "signature" in event:
+        return event
+    origin = event.get("origin")
+    if not isinstance(origin, str):
+        return dict(event, key_id="0" * 16, signature="unsigned")
+    signer = stand_in(node, origin)
+    signed = dict(event, key_id=signer.key_id)
+    try:
+        signed["signature"] = sign(signer.private_key, event_text(signed))
+    except (KeyError, TypeError, AttributeError):
+        signed["signature"] = "unsigned"
+    return signed
+
+
 def signed_post(
     node: RunningNode, as_code: str, path: str, body: Any
 ) -> requests.Response:
@@ -177,11 +207,9 @@ def signed_post(
     A test key for ``as_code`` is enrolled at ``node`` directly in its
     database, so tests can speak for nodes that do not run.
     """
-    signer = _test_signers.setdefault(
-        as_code, StandInSigner(as_code, Ed25519PrivateKey.generate())
-    )
-    with node.context.db.transaction() as session:
-        store_key(session, as_code, signer.public_key)
+    signer = stand_in(node, as_code)
+    if isinstance(body, dict):
+        body = dict(body, events=[sign_event(node, e) for e in body.get("events", [])])
     data = json.dumps(body).encode()
     headers = signed_headers(signer, "POST", path, data)  # type: ignore[arg-type]
     headers["Content-Type"] = "application/json"

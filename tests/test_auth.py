@@ -14,9 +14,10 @@ from common.keys import public_key_text, sign, signing_text
 from common.models import Event, NodeKey
 from sync.auth import HEADER_SIGNATURE, HEADER_TIMESTAMP, signed_headers
 from sync.enroll import enroll_with_parent, issue_token, revoke_keys, store_key
+from sync.push import collect_batch
 from sync.transport import SyncRefused
 from tests.conftest import application
-from tests.federation import Federation, RunningNode
+from tests.federation import Federation, RunningNode, sign_event
 
 CITY, COUNTY, TOWNSHIP, VILLAGE = "350600", "350623", "350623100", "350623100207"
 PATH = "/sync/events"
@@ -126,7 +127,9 @@ def test_county_cannot_write_for_other_county(branch: Federation) -> None:
         "created_at": "2026-12-01T08:00:00+00:00",
         "payload": {},
     }
-    body = json.dumps({"sender": COUNTY, "events": [foreign]}).encode()
+    body = json.dumps(
+        {"sender": COUNTY, "events": [sign_event(city, foreign)]}
+    ).encode()
     response = post(city, signed_headers(county.context, "POST", PATH, body), body)
     assert response.status_code == 403
     assert event_count(city) == before
@@ -195,3 +198,34 @@ def test_cases_flow_over_signed_links(branch: Federation) -> None:
     case_id = village.post("/api/applications", json=application()).json()["id"]
     branch.sync()
     assert branch.nodes[COUNTY].get(f"/api/cases/{case_id}").status_code == 200
+
+
+def relayed_batch(branch: Federation) -> dict:
+    """Return the county's next upward batch, holding a township's event."""
+    township = branch.nodes[TOWNSHIP]
+    township.post("/api/applications", json=application("ZZ-WJ-001"))
+    branch.drain([TOWNSHIP])  # a township case, relayed up by the county
+    county = branch.nodes[COUNTY].context
+    with county.db.transaction() as session:
+        return {"sender": COUNTY, "events": collect_batch(county, session)}
+
+
+def test_relay_cannot_change_origin_event(branch: Federation) -> None:
+    city, county = branch.nodes[CITY], branch.nodes[COUNTY]
+    batch = relayed_batch(branch)
+    before = event_count(city)
+    for event in batch["events"]:
+        if event["origin"] == TOWNSHIP:
+            event["payload"]["matter_code"] = "ZZ-MZ-001"
+    body = json.dumps(batch).encode()
+    response = post(city, signed_headers(county.context, "POST", PATH, body), body)
+    assert response.status_code == 403
+    assert "valid signature of node 350623100" in response.json()["error"]["message"]
+    assert event_count(city) == before
+
+
+def test_relayed_origin_event_accepted(branch: Federation) -> None:
+    city, county = branch.nodes[CITY], branch.nodes[COUNTY]
+    body = json.dumps(relayed_batch(branch)).encode()
+    response = post(city, signed_headers(county.context, "POST", PATH, body), body)
+    assert response.status_code == 200

@@ -30,6 +30,11 @@ class WireEventSchema(Schema):
     created_at = fields.AwareDateTime(required=True)
     payload = fields.Dict(required=True)
     personal = fields.Dict(load_default=None, allow_none=True)
+    key_id = fields.String(required=True, validate=validate.Length(equal=16))
+    signature = fields.String(required=True, validate=validate.Length(max=100))
+    personal_signature = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=100)
+    )
 
 
 class HeadSchema(Schema):
