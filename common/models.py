@@ -228,6 +228,8 @@ class Application(Base):
     filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     status_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline: Mapped[dt.date | None] = mapped_column(Date)
+    # True while the deadline counts weekends only, for lack of calendar data.
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
 
 

@@ -10,7 +10,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
 # Mainland mobile numbers, or a landline with its area code (0596 is Zhangzhou).
-PHONE_PATTERN = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+PHONE_PATTERN = re.compile(r"(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})")
 
 
 def validate_id_number(value: str) -> None:
@@ -45,7 +45,7 @@ def validate_id_number(value: str) -> None:
 
 
 def validate_phone(value: str) -> None:
-    if not PHONE_PATTERN.match(value):
+    if not PHONE_PATTERN.fullmatch(value):
         raise ValidationError(
             "invalid phone number: use 11 digits for a mobile (13800000000) "
             "or an area code and number for a landline (0596-2345678)"
@@ -55,3 +55,13 @@ def validate_phone(value: str) -> None:
 def normalize_id_number(value: str) -> str:
     """Return an ID number in its stored form: ASCII digits and an upper-case X."""
     return ric.compact(value).upper()
+
+
+def validate_person_name(value: str) -> None:
+    """Check an applicant's name: printable text, not only spaces."""
+    if not value.strip():
+        raise ValidationError("invalid name: it is empty or only spaces")
+    if not value.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ValidationError(
+            "invalid name: it contains control or invisible characters"
+        )

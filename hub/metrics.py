@@ -140,7 +140,8 @@ def _figure_columns() -> list[ColumnElement[Any]]:
 
 def _as_float(value: Decimal | float | None) -> float | None:
     # PostgreSQL returns AVG of an integer column as NUMERIC, SQLite as REAL.
-    return None if value is None else float(value)
+    # Two decimals are all a working-day average needs.
+    return None if value is None else round(float(value), 2)
 
 
 def _figures(key: str | None, label: str, row: Any) -> CaseFigures:

@@ -59,15 +59,30 @@ def case_received(
     )
 
 
-def _case(session: Session, event: dict[str, Any]) -> HubCase | None:
-    return session.get(HubCase, event["payload"]["case_id"])
+def _case(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> HubCase | None:
+    """Return the hub's case for a status event from its handling node, else None."""
+    if not context.is_hub:
+        return None
+    case = session.get(HubCase, event["payload"]["case_id"])
+    if case is not None and case.handler_code != event["origin"]:
+        logger.warning(
+            "Node %s: ignored %s of case %s from %s, which does not handle it",
+            context.code,
+            event["kind"],
+            case.case_id,
+            event["origin"],
+        )
+        return None
+    return case
 
 
 @on("case.accepted")
 def case_accepted(
     context: NodeContext, session: Session, event: dict[str, Any]
 ) -> None:
-    case = _case(session, event) if context.is_hub else None
+    case = _case(context, session, event)
     if case is None:
         return
     payload = event["payload"]
@@ -82,7 +97,7 @@ def case_accepted(
 def case_rejected(
     context: NodeContext, session: Session, event: dict[str, Any]
 ) -> None:
-    case = _case(session, event) if context.is_hub else None
+    case = _case(context, session, event)
     if case is not None:
         case.status = "rejected"
 
@@ -91,7 +106,7 @@ def case_rejected(
 def case_completed(
     context: NodeContext, session: Session, event: dict[str, Any]
 ) -> None:
-    case = _case(session, event) if context.is_hub else None
+    case = _case(context, session, event)
     if case is None:
         return
     payload = event["payload"]

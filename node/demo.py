@@ -351,10 +351,26 @@ def wait_for_interrupt() -> None:
         print("stopping the nodes")
 
 
+# Written into the data folder, so a later run knows the folder is its own.
+MARKER = ".servicecenter-demo"
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Empty an earlier demo's folder; refuse any other folder that is not empty."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / MARKER).exists():
+            raise RuntimeError(
+                f"{data_dir} is not empty and was not made by the demo; "
+                "choose an empty or new folder with --data-dir"
+            )
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).touch()
+
+
 def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
-    shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
+    prepare_data_dir(data_dir)
     redis_url, redis_server = start_redis(data_dir)
     nodes = {code: DemoNode(code, free_port()) for code in NODES}
     city_env = node_environment(nodes[CITY], nodes, data_dir, redis_url)

@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -107,9 +108,29 @@ def handle_unexpected(error: Exception) -> Response:
     )
 
 
+def handle_redis_unavailable(error: RedisError) -> Response:
+    logger.error("%s %s: Redis unavailable: %s", request.method, request.path, error)
+    return error_response(
+        503,
+        "queue_unavailable",
+        "the node's Redis is unavailable, so no job could be queued; saved changes "
+        "are sent once Redis is back",
+    )
+
+
+def handle_too_deep(error: RecursionError) -> Response:
+    return error_response(
+        400,
+        "invalid_input",
+        "the request body is nested too deeply to read; send plain JSON objects",
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(RecursionError, handle_too_deep)
+    app.register_error_handler(RedisError, handle_redis_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,15 @@ from common.catalog import current_release_number
 from common.context import NodeContext
 from common.divisions import subtree_prefix
 from common.models import Event, Link, OriginState
+
+
+def queue_health(context: NodeContext) -> str:
+    """Return "ok" when the node's Redis answers, else the error."""
+    try:
+        context.redis.ping()
+    except RedisError as exc:
+        return f"unavailable: {exc}"
+    return "ok"
 
 
 def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
@@ -51,6 +61,7 @@ def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
         for link in session.scalars(select(Link).order_by(Link.relation, Link.peer))
     ]
     return {
+        "queue": queue_health(context),
         "node": context.code,
         "name": context.division.name,
         "tier": context.tier.value,

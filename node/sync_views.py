@@ -25,7 +25,7 @@ from sync.apply import apply_batch, check_child
 from sync.auth import authenticate
 from sync.enroll import accept_enrollment
 from sync.feed import feed_page
-from sync.jobs import notify, push_up, sync_round
+from sync.jobs import enqueue_once, notify, push_up, sync_round
 from sync.releases import release_to_wire, releases_after
 from sync.state import touch_link
 
@@ -159,5 +159,7 @@ def status() -> dict[str, Any]:
 def run() -> dict[str, Any]:
     """Ask the worker for a sync round now: catalog, outbox and feed."""
     context = current_node()
-    notify(context, sync_round)
-    return {"queued": context.parent_code is not None}
+    if context.parent_code is None:
+        return {"queued": False}
+    enqueue_once(context, sync_round)
+    return {"queued": True}

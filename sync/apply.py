@@ -13,6 +13,7 @@ from common.divisions import is_within
 from common.errors import Forbidden, InvalidInput, SequenceGap
 from common.keys import event_text, personal_text, verify
 from common.models import Event, NodeKey, utcnow
+from common.schemas.events import event_errors
 from sync.dispatch import dispatch
 from sync.state import lock_origin, touch_link
 
@@ -33,7 +34,7 @@ def check_child(context: NodeContext, sender: str) -> None:
 
 
 def group_runs(
-    sender: str, events: list[dict[str, Any]]
+    context: NodeContext, sender: str, events: list[dict[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
     """Split a batch into one run per origin and check each run's shape.
 
@@ -46,6 +47,11 @@ def group_runs(
             raise InvalidInput(
                 f"events of origin {origin} must be contiguous in the batch",
                 {"events": [f"origin {origin} appears in more than one run"]},
+            )
+        if origin not in context.divisions:
+            raise Forbidden(
+                f"origin {origin} is not a Zhangzhou division code",
+                {"origin": origin, "sender": sender},
             )
         if not is_within(origin, sender):
             raise Forbidden(
@@ -65,6 +71,21 @@ def group_runs(
                 },
             )
     return runs
+
+
+def check_event_contents(context: NodeContext, events: list[dict[str, Any]]) -> None:
+    """Raise ``InvalidInput`` naming the event and field of the first bad event."""
+    for event in events:
+        errors = event_errors(event)
+        destination = event["destination"]
+        if destination is not None and destination not in context.divisions:
+            errors["destination"] = [f"{destination} is not a Zhangzhou division code"]
+        if errors:
+            where = f"{event['origin']}#{event['seq']}"
+            raise InvalidInput(
+                f"event {where} ({event['kind']}) is invalid; fix it at its origin",
+                {"fields": {f"events.{where}": errors}},
+            )
 
 
 def check_origin_signatures(
@@ -120,6 +141,7 @@ def apply_run(
         raise SequenceGap(origin, expected, run[0]["seq"])
 
     fresh = [dict(e, received_at=utcnow()) for e in run if e["seq"] >= expected]
+    check_event_contents(context, fresh)
     check_origin_signatures(session, origin, fresh)
     if fresh:
         # A Core insert of the table, not the ORM's bulk insert: it is the
@@ -160,7 +182,7 @@ def apply_batch(
     its subtree, or an origin's run has a gap; the caller rolls back.
     """
     check_child(context, sender)
-    runs = group_runs(sender, events)
+    runs = group_runs(context, sender, events)
     held: dict[str, int] = {}
     stored = 0
     for origin, run in runs.items():

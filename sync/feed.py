@@ -18,6 +18,7 @@ from common.context import NodeContext
 from common.divisions import is_within, subtree_prefix
 from common.errors import Forbidden
 from common.models import Event, FeedCursor, utcnow
+from common.schemas.events import event_errors
 from sync.dispatch import dispatch
 from sync.state import touch_link
 
@@ -92,11 +93,14 @@ def apply_feed_page(
     stored = 0
     for event in events:
         destination = event["destination"] or ""
-        if not is_within(destination, context.code) or event["origin"].startswith(
-            prefix
+        if (
+            not is_within(destination, context.code)
+            or event["origin"].startswith(prefix)
+            or event_errors(event)
         ):
             raise Forbidden(
-                f"feed event {event['origin']}#{event['seq']} is not for node {context.code}"
+                f"feed event {event['origin']}#{event['seq']} is invalid or not for "
+                f"node {context.code}"
             )
         cursor = session.get(FeedCursor, event["origin"]) or FeedCursor(
             origin=event["origin"], seq=0

@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from common.catalog import current_release_number
 from common.context import NodeContext, get_context
-from common.errors import SequenceGap
+from common.errors import ReleaseRejected, SequenceGap
 from common.models import Link
 from common.schemas.sync import AckSchema, FeedPageSchema
 from sync.feed import apply_feed_page, feed_cursors
@@ -79,9 +79,13 @@ def _push_rounds(context: NodeContext, client: ParentClient) -> int:
         with context.db.transaction() as session:
             batch = collect_batch(context, session)
             heads = collect_heads(context, session)
+        if not batch and sent:
+            return sent
+        # With nothing to send, the first round still reports the heads:
+        # that is the node's heartbeat, which keeps last contact current.
+        held = _send(context, client, batch, heads)
         if not batch:
             return sent
-        held = _send(context, client, batch, heads)
         with context.db.transaction() as session:
             moved = record_ack(session, held)
             touch_link(session, context.parent_code, "parent")
@@ -127,9 +131,8 @@ def _send(
         raise SyncRefused(
             200, {"code": "bad_ack", "message": str(exc.messages)}
         ) from exc
-    logger.info(
-        "Node %s: pushed %d events, parent holds %s", context.code, len(batch), held
-    )
+    log = logger.info if batch else logger.debug
+    log("Node %s: pushed %d events, parent holds %s", context.code, len(batch), held)
     return held
 
 
@@ -203,9 +206,13 @@ def pull_catalog(code: str) -> int | None:
             if not releases:
                 return current or None
             for release in releases:
-                with context.db.transaction() as session:
-                    store_release(context, session, release)
-                    touch_link(session, context.parent_code, "parent")
+                try:
+                    with context.db.transaction() as session:
+                        store_release(context, session, release)
+                        touch_link(session, context.parent_code, "parent")
+                except ReleaseRejected as exc:
+                    _record_error(context, exc)
+                    raise
     finally:
         client.close()
 
@@ -228,11 +235,16 @@ def reconcile(code: str) -> bool:
 
 
 def sync_round(code: str) -> None:
-    """Enqueue the jobs of one scheduled round: catalog, outbox reconcile, feed."""
+    """Enqueue the jobs of one scheduled round: catalog, push, feed.
+
+    The push runs every round, whatever Redis remembers: it sends what the
+    outbox says is unsent (the reconcile) or, with nothing to send, the
+    heartbeat that keeps this node's last contact current up the tree.
+    """
     context = _start(code, sync_round)
     if context.parent_code is None:
         return
-    for job in (pull_catalog, reconcile, pull_feed):
+    for job in (pull_catalog, push_up, pull_feed):
         enqueue_once(context, job)
 
 

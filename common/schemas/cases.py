@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from common.validation import validate_id_number, validate_phone
+from common.validation import (
+    validate_id_number,
+    validate_person_name,
+    validate_phone,
+)
 
 
 class ApplicantSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=100), validate_person_name],
+    )
     id_number = fields.String(required=True, validate=validate_id_number)
     phone = fields.String(required=True, validate=validate_phone)
 
@@ -43,6 +50,7 @@ class ApplicationSchema(Schema):
     filed_at = fields.AwareDateTime()
     status_changed_at = fields.AwareDateTime()
     deadline = fields.Date(allow_none=True)
+    deadline_provisional = fields.Boolean()
     reason = fields.String(allow_none=True)
     materials = fields.List(fields.String())
 

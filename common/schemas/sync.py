@@ -7,7 +7,13 @@ from marshmallow import Schema, fields, validate
 DIVISION_CODE = validate.Regexp(
     r"^[0-9]{6}([0-9]{3})?([0-9]{3})?\Z", error="not a division code"
 )
-SEQUENCE = validate.Range(min=1)
+# Upper bound of sequence numbers and cursors: far beyond any real count,
+# and inside the 64-bit integers of SQLite and PostgreSQL.
+MAX_SEQUENCE = 2**53
+SEQUENCE = validate.Range(min=1, max=MAX_SEQUENCE)
+# Feed cursors per request: one per node that addresses events to the
+# child's part of the tree, which is a handful of handling nodes.
+MAX_CURSORS = 200
 
 # Protocol version spoken by this code; sent on every sync request.
 PROTOCOL_VERSION = 1
@@ -38,7 +44,9 @@ class WireEventSchema(Schema):
 
 
 class HeadSchema(Schema):
-    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    seq = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=MAX_SEQUENCE)
+    )
     contact = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
@@ -63,8 +71,11 @@ class FeedRequestSchema(Schema):
     child = fields.String(required=True, validate=DIVISION_CODE)
     cursors = fields.Dict(
         keys=fields.String(validate=DIVISION_CODE),
-        values=fields.Integer(strict=True, validate=validate.Range(min=0)),
+        values=fields.Integer(
+            strict=True, validate=validate.Range(min=0, max=MAX_SEQUENCE)
+        ),
         load_default=dict,
+        validate=validate.Length(max=MAX_CURSORS),
     )
     limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
@@ -74,7 +85,9 @@ class FeedPageSchema(Schema):
 
 
 class ReleaseQuerySchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=MAX_SEQUENCE)
+    )
     limit = fields.Integer(load_default=5, validate=validate.Range(min=1, max=20))
 
 

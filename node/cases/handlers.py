@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from common.context import NodeContext
+from common.models import Application
 from node.cases.service import STATUS_OF_EVENT, apply_status, receive_application
 from sync.dispatch import on
 
@@ -30,8 +31,19 @@ def application_filed(
 def case_status_changed(
     context: NodeContext, session: Session, event: dict[str, Any]
 ) -> None:
-    if event["destination"] == context.code:
-        apply_status(session, event["case_id"], event["kind"], event["payload"])
+    if event["destination"] != context.code:
+        return
+    application = session.get(Application, event["case_id"])
+    if application is None or application.handler_code != event["origin"]:
+        logger.warning(
+            "Node %s: ignored %s of case %s from %s, which does not handle it",
+            context.code,
+            event["kind"],
+            event["case_id"],
+            event["origin"],
+        )
+        return
+    apply_status(session, event["case_id"], event["kind"], event["payload"])
 
 
 for kind in STATUS_OF_EVENT:

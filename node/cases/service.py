@@ -306,5 +306,6 @@ def apply_status(
     application.status_changed_at = utcnow()
     if "deadline" in payload:
         application.deadline = dt.date.fromisoformat(payload["deadline"])
+        application.deadline_provisional = payload["deadline_provisional"]
     if "reason" in payload:
         application.reason = payload["reason"]
