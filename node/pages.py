@@ -32,7 +32,7 @@ from common.catalog import (
 from common.clock import CHINA
 from common.context import NodeContext
 from common.divisions import Tier
-from common.errors import InvalidInput
+from common.errors import Conflict, InvalidInput, NotFound
 from common.models import Application, Case, CaseStatus, Delegation, Matter
 from common.schemas.cases import (
     ApplicationInSchema,
@@ -468,8 +468,23 @@ def load_form(schema: Schema, field: str, label: str) -> str:
 def act_on_case(action: Callable[..., Case], case_id: str, *args: str) -> None:
     """Run a case action in one transaction, then wake the upward push."""
     context = current_node()
-    with context.db.transaction() as session:
-        action(context, session, case_id, *args)
+    try:
+        with context.db.transaction() as session:
+            action(context, session, case_id, *args)
+    except Conflict as exc:
+        if "status" not in exc.details:
+            raise
+        status = CaseStatus(exc.details["status"]).label
+        raise Conflict(
+            f"办件 {case_id} 当前状态为「{status}」，不能执行此操作；请刷新页面查看最新状态。",
+            exc.details,
+        ) from None
+    except NotFound as exc:
+        if "case_id" not in exc.details:
+            raise
+        raise NotFound(
+            f"本中心没有办件 {case_id}，请核对办件编号。", exc.details
+        ) from None
     notify(context, push_up)
 
 

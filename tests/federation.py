@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -167,6 +168,8 @@ class StandInSigner:
 
 
 _test_signers: dict[str, StandInSigner] = {}
+# Codes whose test key each running node already stores.
+_enrolled_at: WeakKeyDictionary[NodeContext, set[str]] = WeakKeyDictionary()
 
 
 def stand_in(node: RunningNode, code: str) -> StandInSigner:
@@ -174,8 +177,11 @@ def stand_in(node: RunningNode, code: str) -> StandInSigner:
     signer = _test_signers.setdefault(
         code, StandInSigner(code, Ed25519PrivateKey.generate())
     )
-    with node.context.db.transaction() as session:
-        store_key(session, code, signer.public_key)
+    enrolled = _enrolled_at.setdefault(node.context, set())
+    if code not in enrolled:
+        with node.context.db.transaction() as session:
+            store_key(session, code, signer.public_key)
+        enrolled.add(code)
     return signer
 
 

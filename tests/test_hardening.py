@@ -139,3 +139,14 @@ def test_dead_redis_reported_and_nothing_lost(federation: Federation) -> None:
     assert filed.status_code == 201
     assert county.post("/api/sync/run").status_code == 503
     assert county.get("/api/sync").json()["queue"].startswith("unavailable")
+
+
+def test_oversized_batch_names_limit(city: RunningNode) -> None:
+    received, _ = county_case_events()
+    events = [dict(received, seq=seq) for seq in range(1, 5002)]
+    response = signed_post(
+        city, COUNTY, "/sync/events", {"sender": COUNTY, "events": events}
+    )
+    assert response.status_code == 400
+    assert "at most 5000 events" in str(response.json()["error"]["details"])
+    assert event_count(city) == 0

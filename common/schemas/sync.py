@@ -14,6 +14,8 @@ SEQUENCE = validate.Range(min=1, max=MAX_SEQUENCE)
 # Feed cursors per request: one per node that addresses events to the
 # child's part of the tree, which is a handful of handling nodes.
 MAX_CURSORS = 200
+# Events per upward batch; NODE_BATCH_SIZE may not exceed it.
+MAX_BATCH = 5000
 
 # Protocol version spoken by this code; sent on every sync request.
 PROTOCOL_VERSION = 1
@@ -54,7 +56,14 @@ class BatchSchema(Schema):
     """An upward batch: events in sequence order per origin."""
 
     sender = fields.String(required=True, validate=DIVISION_CODE)
-    events = fields.List(fields.Nested(WireEventSchema), required=True)
+    events = fields.List(
+        fields.Nested(WireEventSchema),
+        required=True,
+        validate=validate.Length(
+            max=MAX_BATCH,
+            error=f"a batch holds at most {MAX_BATCH} events; send more batches",
+        ),
+    )
     # What the sender knows of each origin below it, for the lag figures.
     heads = fields.Dict(
         keys=fields.String(validate=DIVISION_CODE),
