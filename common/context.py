@@ -34,6 +34,9 @@ class NodeContext:
         self.divisions: Divisions = load_divisions()
         self.division: Division = self.divisions.get(config.code)
         self.db = Database(config.resolved_database_url)
+        # Seconds added to this machine's clock when signing sync requests,
+        # learnt from the parent when the two clocks differ.
+        self.clock_offset = 0.0
 
     @property
     def code(self) -> str:

@@ -108,6 +108,12 @@ def work(args: argparse.Namespace) -> int:
     """Run the node's RQ worker with a ticker that schedules sync rounds."""
     context = register(NodeContext(load_config()))
     context.migrate()
+    # A worker that died after taking a job leaves that job's marker behind,
+    # which would hold back the same job for the marker's lifetime.
+    from sync.jobs import clear_markers, enqueue_once, sync_round
+
+    clear_markers(context)
+    enqueue_once(context, sync_round)
     stop = threading.Event()
     ticker = threading.Thread(
         target=run_ticker, args=(context, stop), name="sync-ticker", daemon=True

@@ -46,8 +46,13 @@ class Unauthenticated(AppError):
 def signed_headers(
     context: NodeContext, method: str, path: str, body: bytes
 ) -> dict[str, str]:
-    """Return the headers that authenticate one request of this node."""
-    timestamp = str(int(time.time()))
+    """Return the headers that authenticate one request of this node.
+
+    The timestamp is this node's clock corrected by the offset its parent
+    last reported (see ``ParentClient``), so a node whose clock is wrong
+    still signs requests its parent accepts.
+    """
+    timestamp = str(int(time.time() + getattr(context, "clock_offset", 0.0)))
     nonce = secrets.token_hex(16)
     message = signing_text(method, path, timestamp, nonce, body)
     return {
@@ -125,7 +130,7 @@ def check_timestamp(timestamp: str) -> None:
         raise Unauthenticated(
             f"request timestamp is {skew:.0f} s away from this node's clock, more than "
             f"the {TIMESTAMP_WINDOW} s allowed; check the sender's clock",
-            {"skew_seconds": round(skew)},
+            {"skew_seconds": round(skew), "server_time": int(time.time())},
         )
 
 

@@ -52,6 +52,13 @@ def _marker(code: str, job: Callable[[str], object]) -> str:
     return f"servicecenter:{code}:pending:{job.__name__}"
 
 
+def clear_markers(context: NodeContext) -> None:
+    """Delete this node's pending-job markers, as a starting worker does."""
+    keys = list(context.redis.scan_iter(f"servicecenter:{context.code}:pending:*"))
+    if keys:
+        context.redis.delete(*keys)
+
+
 def _start(code: str, job: Callable[[str], object]) -> NodeContext:
     context = get_context(code)
     context.redis.delete(_marker(code, job))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import requests
@@ -70,6 +71,30 @@ class ParentClient:
         self.http.close()
 
     def _call(
+        self, method: str, path: str, signed: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Send one request; a stale-timestamp refusal corrects the clock once.
+
+        The parent's refusal carries its own time. The difference becomes
+        this node's clock offset for signing, so a village whose clock is
+        hours wrong keeps syncing; the parent's window still limits replays.
+        """
+        try:
+            return self._send(method, path, signed, **kwargs)
+        except SyncRefused as exc:
+            server_time = (exc.error.get("details") or {}).get("server_time")
+            if exc.http_status != 401 or not isinstance(server_time, int | float):
+                raise
+            offset = server_time - time.time()
+            logger.warning(
+                "Node %s: clock differs from the parent's by %.0f s; signing with the parent's time",
+                self.code,
+                offset,
+            )
+            self.context.clock_offset = offset
+            return self._send(method, path, signed, **kwargs)
+
+    def _send(
         self, method: str, path: str, signed: bool = True, **kwargs: Any
     ) -> dict[str, Any]:
         url = self.base_url + path

@@ -1,0 +1,1 @@
+"""Fault tests: kill, cut, flush and reorder the sync streams, then check them."""

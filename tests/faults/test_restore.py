@@ -1,0 +1,115 @@
+"""The township restored from a backup older than what its neighbours hold.
+
+Its child's cursor is then ahead of what the township holds, and its own
+outbox is behind what its parent holds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from sync.jobs import push_up
+from sync.transport import SyncRefused
+from tests.faults.harness import (
+    BRANCH,
+    TOWNSHIP,
+    VILLAGE,
+    events_held,
+    file_applications,
+    push_until_settled,
+    start_branch,
+)
+from tests.faults.invariant import check_sync_invariant
+from tests.federation import Federation
+
+TOWNSHIP_MATTER = ("ZZ-WJ-001",)
+COUNTY_MATTER = ("ZZ-MZ-001",)
+CITY_MATTER = ("ZZ-RS-001",)
+
+
+def back_up(federation: Federation, code: str) -> Path:
+    """Copy the node's live database with SQLite's backup API; return the copy."""
+    backup = federation.root / f"{code}-backup.sqlite3"
+    live = federation.root / code / "node.sqlite3"
+    with closing(sqlite3.connect(live)) as source:
+        with closing(sqlite3.connect(backup)) as target:
+            source.backup(target)
+    return backup
+
+
+def restore(federation: Federation, code: str, backup: Path) -> None:
+    """Stop the node, put the backup in place of its database and start it again."""
+    federation.stop_node(code)
+    live = federation.root / code / "node.sqlite3"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{live}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(backup, live)
+    federation.restart_node(code)
+
+
+def test_sender_rewinds_after_parent_restore(federation: Federation) -> None:
+    start_branch(federation)
+    village = federation.nodes[VILLAGE]
+    file_applications(village, 3, COUNTY_MATTER)
+    push_until_settled(BRANCH)
+    backup = back_up(federation, TOWNSHIP)
+    file_applications(village, 3, COUNTY_MATTER)
+    push_until_settled(BRANCH)
+
+    # The township stores village events 1..3, while the village's cursor is at 6.
+    restore(federation, TOWNSHIP, backup)
+    file_applications(village, 1, COUNTY_MATTER)
+    push_up(VILLAGE)
+    assert events_held(TOWNSHIP, VILLAGE) == 7
+
+    push_until_settled(BRANCH)
+    check_sync_invariant(BRANCH)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=SyncRefused,
+    reason="a handling node restored from a backup rejects the resent applications "
+    "it lost with 409, since they come back without personal data, and the "
+    "village's push then fails on every round",
+)
+def test_handler_restored_from_backup(federation: Federation) -> None:
+    start_branch(federation)
+    village = federation.nodes[VILLAGE]
+    file_applications(village, 2, TOWNSHIP_MATTER)
+    push_until_settled(BRANCH)
+    backup = back_up(federation, TOWNSHIP)
+    file_applications(village, 2, TOWNSHIP_MATTER)
+    push_until_settled(BRANCH)
+
+    restore(federation, TOWNSHIP, backup)
+    file_applications(village, 1, TOWNSHIP_MATTER)
+    push_until_settled(BRANCH)
+    check_sync_invariant(BRANCH)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="an origin restored from a backup numbers its next events with sequences "
+    "its parent already holds, and the parent skips them as duplicates without "
+    "comparing them, so they are lost",
+)
+def test_origin_restored_from_backup(federation: Federation) -> None:
+    start_branch(federation)
+    township = federation.nodes[TOWNSHIP]
+    file_applications(township, 2, COUNTY_MATTER)
+    push_until_settled(BRANCH)
+    backup = back_up(federation, TOWNSHIP)
+    file_applications(township, 2, COUNTY_MATTER)
+    push_until_settled(BRANCH)
+
+    restore(federation, TOWNSHIP, backup)
+    file_applications(federation.nodes[TOWNSHIP], 1, CITY_MATTER)
+    push_until_settled(BRANCH)
+    check_sync_invariant(BRANCH)
