@@ -54,8 +54,10 @@ from werkzeug.serving import make_server
 from common.config import NodeConfig
 from common.context import NodeContext, get_context, queue_name, unregister
 from common.db import make_engine
+from common.keys import KEY_FILE
 from common.models import Event
 from node import create_app
+from sync.enroll import enroll_with_parent, issue_token
 from sync.jobs import push_up
 from sync.outbox import emit
 from sync.push import unacked_count
@@ -201,6 +203,8 @@ def running_branch(
     village_dir = root / VILLAGE
     village_dir.mkdir(parents=True)
     shutil.copyfile(outbox, village_dir / "node.sqlite3")
+    # The key that signed the outbox's events goes with it.
+    shutil.copyfile(outbox.parent / KEY_FILE, village_dir / KEY_FILE)
     with ExitStack() as stack:
         parent_url = None
         for code in BRANCH:
@@ -214,7 +218,17 @@ def running_branch(
             app = create_app(config.validate())
             stack.callback(close_node, code)
             parent_url = stack.enter_context(serving(app))
+            if code != CITY:
+                enroll(code)
         yield
+
+
+def enroll(code: str) -> None:
+    """Enroll a node's key with a token from the city, as an operator would."""
+    city = get_context(CITY)
+    with city.db.transaction() as session:
+        token = issue_token(city, session, code)
+    enroll_with_parent(get_context(code), token)
 
 
 def close_node(code: str) -> None:
