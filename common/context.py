@@ -18,7 +18,7 @@ from rq import Queue
 from common.config import NodeConfig, load_config
 from common.db import Database
 from common.divisions import Division, Divisions, Tier, load_divisions
-from common.keys import key_id, load_or_create_key, public_key_text
+from common.keys import key_id, load_or_create_key, public_key_text, replace_key
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ class NodeContext:
     @cached_property
     def public_key(self) -> str:
         return public_key_text(self.private_key)
+
+    def rotate_key(self) -> None:
+        """Set the key file aside and use a new key pair, still to be enrolled."""
+        self.__dict__["private_key"] = replace_key(self.config.data_dir)
+        self.__dict__.pop("public_key", None)
 
     @property
     def key_id(self) -> str:

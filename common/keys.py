@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,14 @@ def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
     with os.fdopen(descriptor, "wb") as f:
         f.write(pem)
     return key
+
+
+def replace_key(data_dir: Path) -> Ed25519PrivateKey:
+    """Set the node's key file aside and create a new key, for rotation."""
+    path = data_dir / KEY_FILE
+    if path.exists():
+        path.rename(path.with_name(f"{KEY_FILE}.replaced-{int(time.time())}"))
+    return load_or_create_key(data_dir)
 
 
 def public_key_text(key: Ed25519PrivateKey) -> str:

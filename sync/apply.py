@@ -6,11 +6,12 @@ import logging
 from itertools import groupby
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from common.context import NodeContext
 from common.divisions import is_within
-from common.errors import Forbidden, InvalidInput, SequenceGap
+from common.errors import Conflict, Forbidden, InvalidInput, SequenceGap
 from common.keys import event_text, personal_text, verify
 from common.models import Event, NodeKey, utcnow
 from common.schemas.events import event_errors
@@ -88,6 +89,37 @@ def check_event_contents(context: NodeContext, events: list[dict[str, Any]]) -> 
             )
 
 
+class EventDiverged(Conflict):
+    code = "event_diverged"
+
+
+def check_duplicates(
+    session: Session, origin: str, duplicates: list[dict[str, Any]]
+) -> None:
+    """Raise ``EventDiverged`` unless each resent event equals the one held.
+
+    A resent event is skipped only once its signature matches the stored
+    one; another event under a held sequence number means the origin
+    reused numbers, for example after a restore from an old backup, and
+    must not be dropped silently.
+    """
+    if not duplicates:
+        return
+    query = select(Event.seq, Event.signature).where(
+        Event.origin == origin,
+        Event.seq >= duplicates[0]["seq"],
+        Event.seq <= duplicates[-1]["seq"],
+    )
+    held = dict(session.execute(query).all())
+    for event in duplicates:
+        if held.get(event["seq"]) != event["signature"]:
+            raise EventDiverged(
+                f"event {origin}#{event['seq']} differs from the one held here under the "
+                f"same number; node {origin} reused sequence numbers and must be repaired",
+                {"origin": origin, "seq": event["seq"]},
+            )
+
+
 def events_to_prove(
     context: NodeContext, sender: str, origin: str, events: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -161,6 +193,7 @@ def apply_run(
     if run[0]["seq"] > expected:
         raise SequenceGap(origin, expected, run[0]["seq"])
 
+    check_duplicates(session, origin, [e for e in run if e["seq"] < expected])
     fresh = [dict(e, received_at=utcnow()) for e in run if e["seq"] >= expected]
     check_event_contents(context, fresh)
     check_origin_signatures(

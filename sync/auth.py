@@ -94,6 +94,13 @@ def authenticate(
             f"sync requests must be signed; missing headers: {', '.join(missing)}",
             {"headers": missing},
         )
+    too_long = (
+        len(headers[HEADER_NONCE]) > 64
+        or len(headers[HEADER_KEY]) > 16
+        or len(headers[HEADER_CODE]) > 12
+    )
+    if too_long:
+        raise Unauthenticated("the request's node code, key id or nonce is too long")
     sender, timestamp, nonce = (
         headers[HEADER_CODE],
         headers[HEADER_TIMESTAMP],
@@ -121,10 +128,11 @@ def authenticate(
 
 
 def check_timestamp(timestamp: str) -> None:
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise Unauthenticated(f"invalid request timestamp {timestamp!r}") from None
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Unauthenticated(
+            f"invalid request timestamp {timestamp[:20]!r}: use Unix seconds"
+        )
+    sent = int(timestamp)
     skew = abs(time.time() - sent)
     if skew > TIMESTAMP_WINDOW:
         raise Unauthenticated(
@@ -138,7 +146,7 @@ def remember_nonce(session: Session, sender: str, nonce: str) -> None:
     """Record a nonce; raise ``Unauthenticated`` if this sender used it before."""
     try:
         with session.begin_nested():
-            session.add(SeenNonce(code=sender, nonce=nonce[:64]))
+            session.add(SeenNonce(code=sender[:12], nonce=nonce))
     except IntegrityError:
         raise Unauthenticated(
             f"replayed request from node {sender}: nonce already used",

@@ -101,8 +101,12 @@ def store_key(session: Session, code: str, public_key: str) -> str:
     key = session.get(NodeKey, (code, new_id))
     if key is None:
         session.add(NodeKey(code=code, key_id=new_id, public_key=public_key))
-    else:
-        key.revoked_at = None
+    elif key.revoked_at is not None:
+        raise Forbidden(
+            f"key {new_id} of node {code} was revoked and cannot be enrolled again; "
+            "create a new key with `servicecenter enroll --new-key <token>`",
+            {"code": code, "key_id": new_id},
+        )
     return new_id
 
 

@@ -229,3 +229,30 @@ def test_relayed_origin_event_accepted(branch: Federation) -> None:
     body = json.dumps(relayed_batch(branch)).encode()
     response = post(city, signed_headers(county.context, "POST", PATH, body), body)
     assert response.status_code == 200
+
+
+def test_revoked_key_cannot_be_enrolled_again(branch: Federation) -> None:
+    city, township = branch.nodes[CITY].context, branch.nodes[TOWNSHIP].context
+    with township.db.transaction() as session:
+        revoke_keys(township, session, VILLAGE)
+    with city.db.transaction() as session:
+        token = issue_token(city, session, VILLAGE)
+    with pytest.raises(SyncRefused) as refused:
+        enroll_with_parent(branch.nodes[VILLAGE].context, token)
+    assert "cannot be enrolled again" in refused.value.error["message"]
+
+
+def test_new_key_enrolled_after_revocation(branch: Federation) -> None:
+    city, township = branch.nodes[CITY].context, branch.nodes[TOWNSHIP].context
+    village = branch.nodes[VILLAGE].context
+    with township.db.transaction() as session:
+        revoke_keys(township, session, VILLAGE)
+    with city.db.transaction() as session:
+        token = issue_token(city, session, VILLAGE)
+    village.rotate_key()
+    enroll_with_parent(village, token)
+    body = empty_batch(VILLAGE)
+    response = post(
+        branch.nodes[TOWNSHIP], signed_headers(village, "POST", PATH, body), body
+    )
+    assert response.status_code == 200
