@@ -43,6 +43,7 @@ from common.schemas.cases import (
 from node.api import current_node
 from node.cases import service
 from node.catalog import matter_summary, release_info, service_guide
+from node.sync_status import sync_status
 from sync.jobs import notify, push_up
 
 logger = logging.getLogger(__name__)
@@ -135,10 +136,12 @@ def hub_flag() -> dict[str, bool]:
 
 
 @bp.app_template_filter("local_time")
-def local_time(moment: dt.datetime | None) -> str:
-    """Format an aware timestamp in China Standard Time, or "—" for none."""
+def local_time(moment: dt.datetime | str | None) -> str:
+    """Format an aware timestamp (or its ISO text) in China Standard Time, or "—"."""
     if moment is None:
         return "—"
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
     return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
@@ -185,6 +188,19 @@ def count_by_status(
         "total": sum(counts.values()),
         "by_status": [(s.label, counts.get(s.value, 0)) for s in CaseStatus],
     }
+
+
+@bp.get("/sync-status")
+def sync_health() -> str:
+    """Show this node's sync health: links, unsent events, queue."""
+    context = current_node()
+    with context.db.transaction() as session:
+        status = sync_status(context, session)
+    for link in status["links"]:
+        link["name"] = division_name(context, link["peer"])
+    for row in status["unacknowledged"]:
+        row["name"] = division_name(context, row["origin"])
+    return render_template("sync_status.html", status=status)
 
 
 @bp.get("/")

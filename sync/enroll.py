@@ -57,7 +57,8 @@ def issue_token(
     context.divisions.get(code)
     if code == context.code:
         raise InvalidInput("the city node does not enroll with anyone", {"code": code})
-    token = secrets.token_urlsafe(24)
+    # Hex, so that a token never starts with "-" and reads as an option.
+    token = secrets.token_hex(24)
     session.add(
         EnrollmentToken(
             token_hash=_token_hash(token), code=code, expires_at=utcnow() + lifetime

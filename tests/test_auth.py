@@ -256,3 +256,10 @@ def test_new_key_enrolled_after_revocation(branch: Federation) -> None:
         branch.nodes[TOWNSHIP], signed_headers(village, "POST", PATH, body), body
     )
     assert response.status_code == 200
+
+
+def test_token_never_reads_as_option(federation: Federation) -> None:
+    city = federation.start(CITY).context
+    with city.db.transaction() as session:
+        tokens = [issue_token(city, session, COUNTY) for _ in range(50)]
+    assert not [t for t in tokens if t.startswith("-")]

@@ -414,3 +414,10 @@ def test_cases_filter_by_status(branch: Federation) -> None:
 def test_cases_bad_status_filter_is_400(branch: Federation) -> None:
     page = Browser(branch.nodes[COUNTY]).get("/cases?status=lost")
     assert page.status_code == 400
+
+
+def test_sync_status_page_shows_links(branch: Federation) -> None:
+    page = branch.nodes[TOWNSHIP].get("/sync-status", headers=HTML)
+    assert page.status_code == 200
+    assert "同步状态" in page.text
+    assert "漳浦县（350623）" in page.text
