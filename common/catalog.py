@@ -30,7 +30,7 @@ def require_release(session: Session) -> int:
     number = current_release_number(session)
     if number is None:
         raise NotFound(
-            "this node holds no catalog release yet; wait for the catalog to arrive "
+            "this node has no catalog release yet; wait for the catalog to arrive "
             "from the parent node"
         )
     return number

@@ -68,7 +68,7 @@ class Release(Base):
 
 
 class Matter(Base):
-    """One matter's standard as it stands in one release."""
+    """One matter's standard as published in one release."""
 
     __tablename__ = "catalog_matter"
 

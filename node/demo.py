@@ -124,7 +124,7 @@ def node_environment(
 
 
 def start_node(node: DemoNode, env: dict[str, str], log_dir: Path) -> None:
-    """Start the node's web server, wait until it answers, then its worker."""
+    """Start the node's web server, wait until it responds, then its worker."""
     log_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "node", "--log-level", "warning"]
     web_log = open(log_dir / "web.log", "ab")

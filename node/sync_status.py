@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from common.catalog import current_release_number
 from common.context import NodeContext
-from common.divisions import subtree_prefix
 from common.models import Event, Link, OriginState
+from sync.push import pending_origins
 
 
 def queue_health(context: NodeContext) -> str:
-    """Return "ok" when the node's Redis answers, else the error."""
+    """Return "ok" when the node's Redis replies to a ping, else the error."""
     try:
         context.redis.ping()
     except RedisError as exc:
@@ -27,13 +27,7 @@ def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
     own = session.get(OriginState, context.code)
     unacked = []
     if context.parent_code:
-        query = select(OriginState).where(
-            OriginState.origin.startswith(
-                subtree_prefix(context.code), autoescape=True
-            ),
-            OriginState.held_seq > OriginState.acked_seq,
-        )
-        for state in session.scalars(query):
+        for state in pending_origins(context, session):
             oldest = session.scalar(
                 select(Event.created_at).where(
                     Event.origin == state.origin, Event.seq == state.acked_seq + 1

@@ -1,4 +1,8 @@
-"""Receiving side of the upward stream: apply a child's batch exactly once."""
+"""Receiving side of the upward stream: apply a child's batch, each event once.
+
+Events are stored once per (origin, seq) by a unique constraint, and a
+resent event is skipped after its signature is compared with the stored one.
+"""
 
 from __future__ import annotations
 

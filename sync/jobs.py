@@ -19,7 +19,7 @@ from common.errors import ReleaseRejected, SequenceGap
 from common.models import Link
 from common.schemas.sync import AckSchema, FeedPageSchema
 from sync.feed import apply_feed_page, feed_cursors
-from sync.push import collect_batch, collect_heads, pending_origins, record_ack
+from sync.push import collect_batch, collect_heads, record_ack
 from sync.releases import store_release
 from sync.state import touch_link
 from sync.transport import ParentClient, SyncRefused
@@ -224,29 +224,13 @@ def pull_catalog(code: str) -> int | None:
         client.close()
 
 
-def reconcile(code: str) -> bool:
-    """Enqueue a push if the outbox holds events the parent has not acknowledged.
-
-    This is what makes a flushed or restarted Redis harmless: the database,
-    not the queue, says what is still to be sent.
-    """
-    context = _start(code, reconcile)
-    if context.parent_code is None:
-        return False
-    with context.db.transaction() as session:
-        pending = bool(pending_origins(context, session))
-    if pending:
-        logger.info("Node %s: outbox holds unsent events; enqueueing a push", code)
-        return enqueue_once(context, push_up)
-    return False
-
-
 def sync_round(code: str) -> None:
     """Enqueue the jobs of one scheduled round: catalog, push, feed.
 
-    The push runs every round, whatever Redis remembers: it sends what the
-    outbox says is unsent (the reconcile) or, with nothing to send, the
-    heartbeat that keeps this node's last contact current up the tree.
+    The push runs every round, whatever Redis remembers. It sends what the
+    outbox records as unsent, which reconciles the outbox with a flushed or
+    restarted Redis. With nothing to send, it sends the heartbeat that keeps
+    this node's last contact current up the tree.
     """
     context = _start(code, sync_round)
     if context.parent_code is None:
@@ -258,7 +242,7 @@ def sync_round(code: str) -> None:
 def notify(context: NodeContext, job: Callable[[str], object]) -> None:
     """Enqueue ``job`` after a commit, without failing the request if Redis is down.
 
-    The change is already in the database; the scheduled reconcile sends it
+    The change is already in the database, and the next scheduled push sends it
     once Redis is back.
     """
     try:

@@ -45,7 +45,7 @@ def store_release(context: NodeContext, session: Session, raw: dict[str, Any]) -
     if held is not None:
         if held.content_hash != digest:
             raise ReleaseRejected(
-                f"release {number} diverges: this node holds it with hash "
+                f"release {number} diverges: this node has it with hash "
                 f"{held.content_hash}, the offered one has {digest}",
                 {
                     "number": number,

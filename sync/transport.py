@@ -15,7 +15,7 @@ from sync.auth import signed_headers
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait for a connection, and for an answer once connected.
+# Seconds to wait for a connection, and for the response once connected.
 TIMEOUT = (5, 60)
 
 
@@ -25,7 +25,7 @@ class ParentUnreachable(AppError):
 
 
 class SyncRefused(AppError):
-    """The parent answered with an error; ``error`` is its error body."""
+    """An error response from the parent; ``error`` is its error body."""
 
     status = 502
     code = "sync_refused"

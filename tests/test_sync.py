@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from common.models import Event, OriginState
 from hub.catalog import load_catalog, publish
-from sync.jobs import push_up, reconcile
+from sync.jobs import push_up
 from sync.push import collect_batch, collect_heads
 from sync.releases import releases_after
 from sync.transport import ParentClient
@@ -87,7 +87,6 @@ def test_flushed_redis_loses_nothing(federation: Federation) -> None:
     case_id = village.post("/api/applications", json=application()).json()["id"]
     federation.redis_client_flush()  # the queued push job is gone
 
-    reconcile(VILLAGE)
     federation.sync()
     assert federation.nodes[COUNTY].get(f"/api/cases/{case_id}").status_code == 200
 
