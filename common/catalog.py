@@ -107,3 +107,13 @@ def handling_node(
         )
         raise InvalidInput(message, {"fields": {"matter_code": [message]}})
     return handler.code
+
+
+def matter_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """Return each matter's name, from the newest release that holds it."""
+    query = (
+        select(Matter.code, Matter.name)
+        .where(Matter.code.in_(codes))
+        .order_by(Matter.release)
+    )
+    return {code: name for code, name in session.execute(query)}

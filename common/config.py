@@ -33,6 +33,7 @@ ENV_NAMES = {
     "NODE_BATCH_SIZE": "batch_size",
     "NODE_PSEUDONYM_KEY": "pseudonym_key",
     "NODE_SECRET_KEY": "secret_key",
+    "NODE_SETTABLE_CLOCK": "settable_clock",
 }
 
 
@@ -53,6 +54,9 @@ class NodeConfig:
     # travel to the hub. Every node of one city must use the same key.
     pseudonym_key: str = "development-only-pseudonym-key"
     secret_key: str = "development-only-secret-key"
+    # Lets a center administrator set this node's clock, to show and test
+    # supervision on chosen dates. Never set in production.
+    settable_clock: bool = False
 
     @property
     def tier(self) -> Tier:
@@ -95,7 +99,20 @@ def _convert(name: str, value: object) -> object:
         return _number(name, value, float)
     if name == "batch_size":
         return _number(name, value, int)
+    if name == "settable_clock":
+        return _flag(name, value)
     return str(value) if value != "" else None
+
+
+def _flag(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _number(name: str, value: object, kind: type) -> object:

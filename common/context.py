@@ -7,6 +7,7 @@ one process and jobs find theirs here by code.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from functools import cached_property
@@ -21,6 +22,9 @@ from common.divisions import Division, Divisions, Tier, load_divisions
 from common.keys import key_id, load_or_create_key, public_key_text, replace_key
 
 logger = logging.getLogger(__name__)
+
+# The setting that holds a settable clock's offset from the machine's, in seconds.
+CLOCK_OFFSET_SETTING = "clock_offset_seconds"
 
 _registry: dict[str, NodeContext] = {}
 _registry_lock = threading.Lock()
@@ -93,6 +97,22 @@ class NodeContext:
         from common.migrate import upgrade
 
         upgrade(self.db)
+
+    def follow_clock(self) -> None:
+        """Take the clock offset a center administrator stored, on a settable clock.
+
+        Web and worker processes of one node call this before each request
+        and job, so that they agree on the time that was set.
+        """
+        if not self.config.settable_clock:
+            return
+        from common.clock import set_offset
+        from common.models import NodeSetting
+
+        with self.db.transaction() as session:
+            row = session.get(NodeSetting, CLOCK_OFFSET_SETTING)
+            seconds = float(row.value) if row is not None else 0.0
+        set_offset(dt.timedelta(seconds=seconds))
 
     def close(self) -> None:
         self.db.dispose()

@@ -231,6 +231,13 @@ class Application(Base):
     # True while the deadline counts weekends only, for lack of calendar data.
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    # How the result is handed over: window, post or filing_node.
+    handover: Mapped[str | None] = mapped_column(String(16))
+    # The materials an open supplement notice asks for; None when none is open.
+    supplement: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON(none_as_null=True)
+    )
 
 
 class Case(Base):
@@ -259,6 +266,28 @@ class Case(Base):
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)
+    # From the matter's standard: its department, immediate or promised, joint.
+    department: Mapped[str] = mapped_column(String(100), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="promised")
+    joint: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The clerk who took the case in, and the queue ticket it came from.
+    intake_by: Mapped[int | None] = mapped_column(Integer)
+    ticket_id: Mapped[int | None] = mapped_column(Integer)
+    # Materials as the clerk checked them against the standard:
+    # [{"name": ..., "originals": n, "copies": n}]
+    materials_checked: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSON(none_as_null=True)
+    )
+    # Set while a supplement notice is open: the case clock is stopped.
+    clock_stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    paused_working_days: Mapped[int] = mapped_column(Integer, default=0)
+    supplement_notices: Mapped[int] = mapped_column(Integer, default=0)
+    # Accepted by law (Administrative Licensing Law art. 32) because no
+    # supplement notice came within 5 working days of intake.
+    deemed_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    light: Mapped[str] = mapped_column(String(8), default="green")
+    # window, post or filing_node (back to the village where it was filed)
+    handover: Mapped[str | None] = mapped_column(String(16))
 
 
 # --- keys --------------------------------------------------------------------
@@ -296,3 +325,281 @@ class SeenNonce(Base):
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- users -------------------------------------------------------------------
+
+
+class Role(enum.StrEnum):
+    """What a local user of a center may do; one user may hold several roles."""
+
+    WINDOW_CLERK = "window_clerk"
+    DEPARTMENT_APPROVER = "department_approver"
+    SUPERVISOR = "supervisor"
+    CENTER_ADMIN = "center_admin"
+    VILLAGE_AGENT = "village_agent"
+
+    @property
+    def label(self) -> str:
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS = {
+    Role.WINDOW_CLERK: "窗口工作人员",
+    Role.DEPARTMENT_APPROVER: "部门审批人员",
+    Role.SUPERVISOR: "监察人员",
+    Role.CENTER_ADMIN: "中心管理员",
+    Role.VILLAGE_AGENT: "村代办员",
+}
+
+
+class User(Base):
+    """A local user of this center. Only the hash of the password is kept."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    # The department a clerk or approver works for, and a clerk's window.
+    department: Mapped[str | None] = mapped_column(String(100))
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("service_window.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the API, held by one user; only its hash is kept."""
+
+    __tablename__ = "api_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class NodeSetting(Base):
+    """A setting of this center kept in its database, for example the warning threshold."""
+
+    __tablename__ = "node_setting"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+# --- windows and queue tickets -------------------------------------------------
+
+
+class ServiceWindow(Base):
+    """A department's counter at this center (窗口)."""
+
+    __tablename__ = "service_window"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    department: Mapped[str] = mapped_column(String(100))
+    # Service categories whose tickets this window calls.
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TicketStatus(enum.StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    DONE = "done"
+    NO_SHOW = "no_show"
+
+
+class QueueTicket(Base):
+    """A queue ticket (取号) taken for a service category on one day."""
+
+    __tablename__ = "queue_ticket"
+    __table_args__ = (
+        UniqueConstraint("day", "number"),
+        Index("ix_queue_ticket_day_status", "day", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    number: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(12), default=TicketStatus.WAITING)
+    taken_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    called_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    window_id: Mapped[int | None] = mapped_column(ForeignKey("service_window.id"))
+    clerk_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    case_id: Mapped[str | None] = mapped_column(String(40))
+
+
+# --- handling by the standard ------------------------------------------------
+
+
+class Light(enum.StrEnum):
+    """Electronic supervision's light of an open case, step or opinion."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    # The clock is stopped while a supplement notice is open.
+    PAUSED = "paused"
+
+    @property
+    def label(self) -> str:
+        return LIGHT_LABELS[self]
+
+
+LIGHT_LABELS = {
+    Light.GREEN: "绿灯",
+    Light.YELLOW: "黄灯（预警）",
+    Light.RED: "红灯（超时）",
+    Light.PAUSED: "补正中（停止计时）",
+}
+
+
+class CaseStep(Base):
+    """One step of a case's process, as its standard version lays it out."""
+
+    __tablename__ = "case_step"
+    __table_args__ = (Index("ix_case_step_status", "status"),)
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # The role that acts on the step: window_clerk or department_approver.
+    role: Mapped[str] = mapped_column(String(40))
+    # The role as the standard words it, shown to users.
+    role_text: Mapped[str] = mapped_column(String(100))
+    department: Mapped[str] = mapped_column(String(100))
+    limit_working_days: Mapped[int | None] = mapped_column(Integer)
+    # pending, active, approved, returned
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    light: Mapped[str] = mapped_column(String(8), default=Light.GREEN)
+
+
+class SupplementNotice(Base):
+    """A supplement notice (一次性告知) listing every missing material."""
+
+    __tablename__ = "supplement_notice"
+    __table_args__ = (UniqueConstraint("case_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"))
+    # 1 for the notice; 2 and more only with a reason, each a violation.
+    number: Mapped[int] = mapped_column(Integer)
+    # [{"name": ..., "originals": n|None, "copies": n|None, "problem": ...}]
+    missing: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Working days the clock stood still, set when the materials arrive.
+    paused_working_days: Mapped[int | None] = mapped_column(Integer)
+
+
+class JointReview(Base):
+    """The joint review (联审联办) of a case of a joint matter."""
+
+    __tablename__ = "joint_review"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    lead: Mapped[str] = mapped_column(String(100))
+    departments: Mapped[list[str]] = mapped_column(JSON)
+    inspection_on: Mapped[dt.date | None] = mapped_column(Date)
+    inspection_note: Mapped[str | None] = mapped_column(Text)
+    meeting_on: Mapped[dt.date | None] = mapped_column(Date)
+    meeting_outcome: Mapped[str | None] = mapped_column(Text)
+    minutes: Mapped[str | None] = mapped_column(Text)
+    minutes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JointOpinion(Base):
+    """One participating department's opinion in a joint review."""
+
+    __tablename__ = "joint_opinion"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    # agree, disagree, conditional; None until given
+    decision: Mapped[str | None] = mapped_column(String(12))
+    opinion: Mapped[str | None] = mapped_column(Text)
+    given_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    given_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    light: Mapped[str] = mapped_column(String(8), default=Light.GREEN)
+
+
+class Breach(enum.StrEnum):
+    CASE_OVERDUE = "case_overdue"
+    STEP_OVERDUE = "step_overdue"
+    OPINION_OVERDUE = "opinion_overdue"
+    SECOND_NOTICE = "second_notice"
+
+    @property
+    def label(self) -> str:
+        return BREACH_LABELS[self]
+
+
+BREACH_LABELS = {
+    Breach.CASE_OVERDUE: "办件超时",
+    Breach.STEP_OVERDUE: "环节超时",
+    Breach.OPINION_OVERDUE: "联审意见超时",
+    Breach.SECOND_NOTICE: "二次补正告知",
+}
+
+
+class AccountabilityRecord(Base):
+    """A recorded violation (问责) and how a supervisor decided it.
+
+    ``subject`` names what breached: the step position, the department of a
+    joint opinion, or the notice number; with case and breach it identifies
+    one breach, so that no breach gets two records.
+    """
+
+    __tablename__ = "accountability_record"
+    __table_args__ = (UniqueConstraint("case_id", "breach", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"))
+    breach: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(100), default="")
+    # Who is answerable: a user where one acted, and always a department.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    department: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    working_days_late: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    # excused or deducted; None while open
+    decision: Mapped[str | None] = mapped_column(String(12))
+    points: Mapped[int | None] = mapped_column(Integer)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- working-day calendar ----------------------------------------------------
+
+
+class CalendarRelease(Base):
+    """A published working-day calendar of one year: holidays and make-up days."""
+
+    __tablename__ = "calendar_release"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # {"year": 2027, "holidays": ["2027-01-01", ...], "workdays": [...]}
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)

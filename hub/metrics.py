@@ -47,6 +47,13 @@ class CaseFigures:
     on_time_rate: float | None = None
     average_working_days_used: float | None = None
     average_promised_limit_working_days: float | None = None
+    # Electronic supervision: notices issued, cases ever yellow or red,
+    # accountability records opened, and joint cases.
+    supplement_notices: int = 0
+    warned: int = 0
+    overdue: int = 0
+    accountability_records: int = 0
+    joint: int = 0
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,11 @@ def _figure_columns() -> list[ColumnElement[Any]]:
         _average_where(measured, HubCase.promised_limit_working_days).label(
             "promised_limit"
         ),
+        func.coalesce(func.sum(HubCase.supplement_notices), 0).label("notices"),
+        _count_where(HubCase.warned.is_(True)).label("warned"),
+        _count_where(HubCase.overdue.is_(True)).label("overdue"),
+        func.coalesce(func.sum(HubCase.accountability_records), 0).label("records"),
+        _count_where(HubCase.joint.is_(True)).label("joint"),
     ]
 
 
@@ -156,6 +168,11 @@ def _figures(key: str | None, label: str, row: Any) -> CaseFigures:
         on_time_rate=row.on_time / row.completed if row.completed else None,
         average_working_days_used=_as_float(row.working_days),
         average_promised_limit_working_days=_as_float(row.promised_limit),
+        supplement_notices=int(row.notices),
+        warned=row.warned,
+        overdue=row.overdue,
+        accountability_records=int(row.records),
+        joint=row.joint,
     )
 
 

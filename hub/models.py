@@ -37,3 +37,13 @@ class HubCase(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     working_days_used: Mapped[int | None] = mapped_column(Integer)
     on_time: Mapped[bool | None] = mapped_column(Boolean)
+    department: Mapped[str] = mapped_column(String(100), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="promised")
+    joint: Mapped[bool] = mapped_column(Boolean, default=False)
+    supplement_notices: Mapped[int] = mapped_column(Integer, default=0)
+    # The light electronic supervision last reported, and whether the case
+    # was ever yellow or red.
+    light: Mapped[str] = mapped_column(String(8), default="green")
+    warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    accountability_records: Mapped[int] = mapped_column(Integer, default=0)

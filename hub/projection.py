@@ -55,6 +55,9 @@ def case_received(
             status="received",
             promised_limit_working_days=payload["promised_limit_working_days"],
             received_at=_timestamp(payload["received_at"]),
+            department=payload.get("department", ""),
+            kind=payload.get("kind", "promised"),
+            joint=payload.get("joint", False),
         )
     )
 
@@ -114,3 +117,54 @@ def case_completed(
     case.completed_at = _timestamp(payload["completed_at"])
     case.working_days_used = payload["working_days_used"]
     case.on_time = payload["on_time"]
+
+
+@on("case.supplement_notice")
+def supplement_notice(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(context, session, event)
+    if case is not None:
+        case.supplement_notices += 1
+
+
+@on("case.deadline_changed")
+def deadline_changed(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(context, session, event)
+    if case is not None:
+        case.deadline = dt.date.fromisoformat(event["payload"]["deadline"])
+
+
+@on("case.supplement_received")
+def supplement_received(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(context, session, event)
+    if case is not None and "deadline" in event["payload"]:
+        case.deadline = dt.date.fromisoformat(event["payload"]["deadline"])
+
+
+@on("case.light_changed")
+def light_changed(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    """Keep the case's own light, and whether any of its items turned yellow or red."""
+    case = _case(context, session, event)
+    if case is None:
+        return
+    light = event["payload"]["light"]
+    if event["payload"]["item"] == "case":
+        case.light = light
+    case.warned = case.warned or light == "yellow"
+    case.overdue = case.overdue or light == "red"
+
+
+@on("accountability.opened")
+def accountability_opened(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    case = _case(context, session, event)
+    if case is not None:
+        case.accountability_records += 1

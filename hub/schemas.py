@@ -18,6 +18,12 @@ class FiguresSchema(Schema):
     on_time_rate = fields.Float(allow_none=True)
     average_working_days_used = fields.Float(allow_none=True)
     average_promised_limit_working_days = fields.Float(allow_none=True)
+    supplement_notices = fields.Integer()
+    # Cases that were ever yellow (a warning) or red (overdue).
+    warned = fields.Integer()
+    overdue = fields.Integer()
+    accountability_records = fields.Integer()
+    joint = fields.Integer()
 
 
 class CountyFiguresSchema(FiguresSchema):
@@ -80,5 +86,13 @@ class HubCaseSchema(Schema):
     completed_at = fields.AwareDateTime(allow_none=True)
     working_days_used = fields.Integer(allow_none=True)
     on_time = fields.Boolean(allow_none=True)
+    department = fields.String()
+    kind = fields.String()
+    joint = fields.Boolean()
+    supplement_notices = fields.Integer()
+    light = fields.String()
+    warned = fields.Boolean()
+    overdue = fields.Boolean()
+    accountability_records = fields.Integer()
     # Number of case.received events the hub stores for the case, normally 1.
     copies = fields.Integer()

@@ -14,16 +14,18 @@ from flask import render_template
 from common.clock import CHINA
 from common.divisions import CITY_CODE, Tier
 from common.errors import NotFound
+from common.models import Role
 from hub.metrics import CityMetrics, case_copies, city_metrics
 from hub.schemas import HubCaseSchema, MetricsSchema
 from node.api import Blueprint, current_node
+from node.auth import require_roles
 
 blp = Blueprint("hub", __name__, url_prefix="/api/hub", description="City-wide figures")
 pages = FlaskBlueprint("hub_pages", __name__, template_folder="templates")
 
 
 def require_hub() -> None:
-    """Raise ``NotFound`` unless this node is the city hub."""
+    """Raise ``NotFound`` unless this node is the city hub, then check the role."""
     context = current_node()
     if not context.is_hub:
         raise NotFound(
@@ -32,6 +34,7 @@ def require_hub() -> None:
             f"node {CITY_CODE}",
             {"node": context.code, "hub": CITY_CODE},
         )
+    require_roles(Role.SUPERVISOR, Role.CENTER_ADMIN)
 
 
 blp.before_request(require_hub)

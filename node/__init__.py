@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
 
@@ -46,7 +47,20 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
 
     api = Api(app)
     from hub import views as hub_views
-    from node import catalog, pages, sync_views
+    from node import (
+        access,
+        auth,
+        calendar_views,
+        case_pages,
+        catalog,
+        clock_views,
+        pages,
+        sync_views,
+        ticket_views,
+        users,
+        windows,
+        worklists,
+    )
     from node.cases import views as case_views
 
     for blueprint in (
@@ -55,18 +69,39 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         case_views.cases,
         sync_views.blp,
         hub_views.blp,
+        users.api,
+        clock_views.blp,
+        calendar_views.blp,
+        ticket_views.api,
+        windows.api,
+        worklists.api,
     ):
         api.register_blueprint(blueprint)
-    app.register_blueprint(pages.bp)
+    for page_blueprint in (
+        pages.bp,
+        case_pages.bp,
+        users.pages,
+        calendar_views.pages,
+        ticket_views.pages,
+        windows.pages,
+        worklists.pages,
+    ):
+        app.register_blueprint(page_blueprint)
+    app.before_request(access.check_access)
+    app.before_request(auth.check_csrf_token)
+    app.before_request(context.follow_clock)
     app.register_blueprint(hub_views.pages)
     register_error_handlers(app)
 
     @app.context_processor
-    def node_identity() -> dict[str, str]:
+    def node_identity() -> dict[str, Any]:
         return {
             "node_code": context.code,
             "node_name": context.division.name,
             "node_tier_label": context.tier.label,
+            "current_user": auth.current_user(),
+            "csrf_token": auth.csrf_token,
+            "csrf_field": auth.CSRF_FIELD,
         }
 
     logger.info(

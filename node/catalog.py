@@ -8,13 +8,14 @@ from flask.views import MethodView
 from sqlalchemy import func, select
 
 from common.catalog import delegations_of, get_matter, list_matters
-from common.models import Matter, Release
+from common.models import Matter, Release, Role
 from common.schemas.catalog import (
     MatterSummarySchema,
     ReleaseInfoSchema,
     ServiceGuideSchema,
 )
 from node.api import Blueprint, current_node
+from node.auth import require_roles
 from sync.jobs import enqueue_once, pull_catalog
 
 blp = Blueprint("catalog", __name__, url_prefix="/api", description="Standards catalog")
@@ -71,6 +72,7 @@ class CatalogRelease(MethodView):
 @blp.response(202)
 def pull() -> dict[str, Any]:
     """Ask this node's worker to fetch new releases from the parent now."""
+    require_roles(Role.CENTER_ADMIN)
     context = current_node()
     if context.parent_code is None:
         return {"queued": False}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from rq import SimpleWorker
 from common.config import ConfigError, load_config
 from common.context import NodeContext, queue_name, register
 from common.errors import AppError
+from common.models import Role
 
 logger = logging.getLogger("node.cli")
 
@@ -106,12 +108,19 @@ def start(args: argparse.Namespace) -> int:
 
 
 def run_ticker(context: NodeContext, stop: threading.Event) -> None:
-    """Enqueue a sync round every ``sync_interval`` seconds until ``stop`` is set."""
+    """Enqueue a sync round every ``sync_interval`` seconds until ``stop`` is set.
+
+    A supervision sweep goes with the first round of each date and then at
+    most once a minute (see ``node.supervision.SweepSchedule``).
+    """
+    from node.supervision import SweepSchedule
     from sync.jobs import enqueue_once, sync_round
 
+    sweeps = SweepSchedule(context)
     while not stop.wait(context.config.sync_interval):
         try:
             enqueue_once(context, sync_round)
+            sweeps.enqueue_if_due()
         except RedisError as exc:
             logger.warning(
                 "Node %s: cannot schedule a sync round: %s", context.code, exc
@@ -164,6 +173,28 @@ def publish_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def publish_calendar(args: argparse.Namespace) -> int:
+    """Check a year's calendar file and publish it as the next release (city only)."""
+    from hub.calendars import publish_calendar as publish
+    from hub.calendars import read_calendar_file
+
+    context = register(NodeContext(load_config()))
+    context.migrate()
+    content = read_calendar_file(Path(args.file))
+    with context.db.transaction() as session:
+        release = publish(context, session, content)
+        number = release.number if release else None
+    if number is None:
+        print(f"calendar of {content['year']} unchanged; no release published")
+    else:
+        print(
+            f"published calendar release {number} for {content['year']} with "
+            f"{len(content['holidays'])} holidays and "
+            f"{len(content['workdays'])} make-up working days"
+        )
+    return 0
+
+
 def issue_token(args: argparse.Namespace) -> int:
     """Print a one-time enrollment token for a node (city only)."""
     from sync.enroll import issue_token as issue
@@ -199,6 +230,30 @@ def revoke_key(args: argparse.Namespace) -> int:
     with context.db.transaction() as session:
         count = revoke_keys(context, session, args.code)
     print(f"revoked {count} key(s) of node {args.code}")
+    return 0
+
+
+def add_user(args: argparse.Namespace) -> int:
+    """Add a local user; the password is read from standard input."""
+    from node.auth import create_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.username}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    context = register(NodeContext(load_config()))
+    context.migrate()
+    with context.db.transaction() as session:
+        user = create_user(
+            session,
+            args.username,
+            password,
+            args.role,
+            display_name=args.display_name,
+            department=args.department,
+            window_id=args.window,
+        )
+        print(f"added user {user.username} ({', '.join(user.roles)})")
     return 0
 
 
@@ -258,6 +313,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     publish_parser.set_defaults(func=publish_catalog)
 
+    calendar_parser = commands.add_parser(
+        "publish-calendar",
+        help="check and publish one year's working-day calendar (city only)",
+    )
+    calendar_parser.add_argument(
+        "file",
+        help='JSON file {"year": 2027, "holidays": [...], "workdays": [...], '
+        '"source": "..."} with dates as YYYY-MM-DD',
+    )
+    calendar_parser.set_defaults(func=publish_calendar)
+
     token_parser = commands.add_parser(
         "issue-token", help="issue an enrollment token (city only)"
     )
@@ -285,6 +351,24 @@ def build_parser() -> argparse.ArgumentParser:
         "code", help="division code of the node whose keys to revoke"
     )
     revoke_parser.set_defaults(func=revoke_key)
+
+    user_parser = commands.add_parser(
+        "add-user", help="add a local user (password on standard input)"
+    )
+    user_parser.add_argument("username", help="login name, lowercase")
+    user_parser.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=[role.value for role in Role],
+        help="a role of the user; repeat for several",
+    )
+    user_parser.add_argument("--display-name", help="name shown on the pages")
+    user_parser.add_argument(
+        "--department", help="department of a clerk or an approver"
+    )
+    user_parser.add_argument("--window", type=int, help="window id of a clerk")
+    user_parser.set_defaults(func=add_user)
 
     commands.add_parser("check", help="validate the configuration").set_defaults(
         func=check

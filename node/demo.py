@@ -77,22 +77,74 @@ NAMES = (
 )
 TIMEOUT = 120.0
 
+# Every demo node gets these users, all with this password, so that people
+# can sign in to the pages in each role. The demo itself acts as "duty".
+PASSWORD = "demo-password"
+USERS = (
+    (
+        "duty",
+        "值班员",
+        (
+            "window_clerk",
+            "department_approver",
+            "supervisor",
+            "center_admin",
+            "village_agent",
+        ),
+    ),
+    ("clerk", "窗口工作人员", ("window_clerk",)),
+    ("approver", "审批人员", ("department_approver",)),
+    ("supervisor", "监察人员", ("supervisor",)),
+    ("admin", "中心管理员", ("center_admin",)),
+    ("agent", "村代办员", ("village_agent",)),
+)
+# The demo's clock starts on the Monday before National Day 2026 (China
+# Standard Time), so that deadlines span the holiday and its make-up days.
+START = "2026-09-28T09:00:00+08:00"
+
 
 @dataclass
 class DemoNode:
     code: str
     port: int
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    token: str = ""
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def get(self, path: str) -> requests.Response:
-        return requests.get(self.url + path, timeout=10)
+        return requests.get(self.url + path, headers=self.headers(), timeout=10)
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
-        return requests.post(self.url + path, json=body or {}, timeout=10)
+        return requests.post(
+            self.url + path, json=body or {}, headers=self.headers(), timeout=10
+        )
+
+    def put(self, path: str, body: dict[str, Any]) -> requests.Response:
+        return requests.put(
+            self.url + path, json=body, headers=self.headers(), timeout=10
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def sign_in(self) -> None:
+        response = requests.post(
+            self.url + "/api/tokens",
+            json={"username": "duty", "password": PASSWORD, "label": "demo"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        self.token = response.json()["token"]
+
+    def set_clock(self, moment: str) -> None:
+        response = self.put("/api/clock", {"now": moment})
+        if response.status_code != 200:
+            raise RuntimeError(
+                f"setting the clock of {self.code} failed: {response.text}"
+            )
 
 
 def free_port() -> int:
@@ -118,6 +170,7 @@ def node_environment(
         NODE_DATA_DIR=str(data_dir / node.code),
         REDIS_URL=redis_url,
         NODE_SYNC_INTERVAL="1",
+        NODE_SETTABLE_CLOCK="1",
         NODE_PARENT_URL=nodes[parent_of(node.code)].url if parent_of(node.code) else "",
     )
     return env
@@ -143,6 +196,21 @@ def start_node(node: DemoNode, env: dict[str, str], log_dir: Path) -> None:
             [*command, "worker"], env=env, stdout=worker_log, stderr=worker_log
         )
     )
+
+
+def add_users(env: dict[str, str]) -> None:
+    """Add the demo's users to a node, as its administrator would."""
+    command = [sys.executable, "-m", "node", "--log-level", "warning", "add-user"]
+    for username, display_name, roles in USERS:
+        role_options = [part for role in roles for part in ("--role", role)]
+        subprocess.run(
+            [*command, username, "--display-name", display_name, *role_options],
+            env=env,
+            input=PASSWORD + "\n",
+            text=True,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def enroll(node: DemoNode, city_env: dict[str, str], env: dict[str, str]) -> None:
@@ -220,7 +288,7 @@ def file_applications(nodes: dict[str, DemoNode]) -> list[dict[str, Any]]:
 
 
 def handle_cases(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> None:
-    """At each handling node, accept and complete the case once it has arrived."""
+    """At each handling node, take each case from acceptance to completion."""
     for case in cases:
         handler = nodes[case["handler_code"]]
         path = f"/api/cases/{case['id']}"
@@ -228,15 +296,157 @@ def handle_cases(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> Non
             functools.partial(answers_ok, handler, path),
             f"case {case['id']} at {handler.code}",
         )
-        for action, body in (
-            ("accept", {}),
-            ("complete", {"result": "准予办理，结果已送达代办点"}),
-        ):
-            response = handler.post(f"/api/cases/{case['id']}/{action}", body)
-            if response.status_code != 200:
-                raise RuntimeError(
-                    f"{action} of case {case['id']} failed: {response.text}"
-                )
+        call(handler, f"{path}/accept")
+        complete(handler, case["id"], "准予办理，结果已送回代办点")
+
+
+def call(node: DemoNode, path: str, body: dict[str, Any] | None = None) -> Any:
+    """POST ``body`` to a node; return the JSON answer, or raise on an error."""
+    response = node.post(path, body)
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"POST {path} at {node.code} failed: {response.text}")
+    return response.json()
+
+
+def complete(node: DemoNode, case_id: str, result: str) -> None:
+    """Approve every step, or run the joint review, then complete the case."""
+    path = f"/api/cases/{case_id}"
+    case = node.get(path).json()
+    if case["joint_review"] is not None:
+        run_joint_review(node, case)
+        return
+    for step in case["steps"]:
+        last = step is case["steps"][-1]
+        if step["status"] == "approved" or (last and step["role"] == "window_clerk"):
+            continue
+        call(node, f"{path}/steps/{step['position']}/approve", {"opinion": "同意"})
+    handover = "filing_node" if case["filed_at_code"] != node.code else "window"
+    call(node, f"{path}/complete", {"result": result, "handover": handover})
+
+
+def run_joint_review(node: DemoNode, case: dict[str, Any]) -> None:
+    """Inspect with every department, collect each opinion, meet, record the minutes."""
+    path = f"/api/cases/{case['id']}/joint"
+    today = node.get("/api/clock").json()["today"]
+    call(node, f"{path}/inspection", {"on": today, "note": "各部门联合踏勘现场"})
+    for opinion in case["joint_review"]["opinions"]:
+        call(
+            node,
+            f"{path}/opinions",
+            {
+                "department": opinion["department"],
+                "decision": "agree",
+                "opinion": "符合要求，同意",
+            },
+        )
+    call(node, f"{path}/meeting", {"on": today, "outcome": "联审会议原则通过"})
+    handover = "filing_node" if case["filed_at_code"] != node.code else "window"
+    call(
+        node, f"{path}/minutes", {"minutes": "会议纪要：同意办理", "handover": handover}
+    )
+
+
+# The day the demo moves every clock to: 1 working day before the planning
+# permit's deadline, and well after the company registration's.
+LATER = "2026-10-12T09:00:00+08:00"
+
+
+def supervise(nodes: dict[str, DemoNode]) -> dict[str, str]:
+    """Show electronic supervision at the county: a notice, yellow, red, a record.
+
+    Returns the case numbers of the three cases, by what they show.
+    """
+    county, village = nodes[COUNTY], nodes[VILLAGES[0]]
+    notice_case = file(village, "ZZ-GH-001", 30, leave_out="建设工程设计方案")
+    wait_for(
+        functools.partial(answers_ok, county, f"/api/cases/{notice_case}"),
+        f"case {notice_case} at the county",
+    )
+    checked = checklist(county, "ZZ-GH-001", leave_out="建设工程设计方案")
+    call(county, f"/api/cases/{notice_case}/intake", {"materials": checked})
+    call(county, f"/api/cases/{notice_case}/supplement-notices", {})
+    wait_for(
+        lambda: village.get(f"/api/applications/{notice_case}").json()["supplement"],
+        f"the supplement notice of {notice_case} at the village",
+    )
+    print(f"supplement notice of {notice_case} reached village {village.code}")
+    arrived = [
+        m for m in checklist(county, "ZZ-GH-001") if m["name"] == "建设工程设计方案"
+    ]
+    call(county, f"/api/cases/{notice_case}/supplement", {"materials": arrived})
+    call(county, f"/api/cases/{notice_case}/accept")
+    complete(county, notice_case, "核发建设工程规划许可证")
+
+    # Filed at the county's own window and accepted on 2026-09-28.
+    yellow_case = file(county, "ZZ-GH-001", 31)
+    red_case = file(county, "ZZ-SC-001", 32)
+    for case_id in (yellow_case, red_case):
+        call(county, f"/api/cases/{case_id}/accept")
+    for node in nodes.values():
+        node.set_clock(LATER)
+    print(f"clocks moved to {LATER}: over National Day and its make-up days")
+    wait_for(
+        lambda: hub_case(nodes, red_case).get("accountability_records"),
+        f"the accountability record of {red_case} at the hub",
+    )
+    wait_for(
+        lambda: hub_case(nodes, yellow_case).get("warned"),
+        f"the warning of {yellow_case} at the hub",
+    )
+    decide_records(county, red_case)
+    complete(county, red_case, "准予设立登记（超时办结）")
+    return {"supplement": notice_case, "yellow": yellow_case, "red": red_case}
+
+
+def file(node: DemoNode, matter_code: str, index: int, leave_out: str = "") -> str:
+    """File an application with every required material but ``leave_out``."""
+    guide = node.get(f"/api/matters/{matter_code}").json()
+    materials = [
+        m["name"]
+        for m in guide["materials"]
+        if m["required"] and m["name"] != leave_out
+    ]
+    body = {
+        "matter_code": matter_code,
+        "applicant": applicant(index),
+        "materials": materials,
+    }
+    return call(node, "/api/applications", body)["id"]
+
+
+def checklist(node: DemoNode, matter_code: str, leave_out: str = "") -> list[dict]:
+    """Return the materials as a clerk ticks them: the counts the standard asks for."""
+    guide = node.get(f"/api/matters/{matter_code}").json()
+    return [
+        {
+            "name": m["name"],
+            "originals": m["originals"] or 1,
+            "copies": m["copies"] or 0,
+        }
+        for m in guide["materials"]
+        if m["required"] and m["name"] != leave_out
+    ]
+
+
+def hub_case(nodes: dict[str, DemoNode], case_id: str) -> dict[str, Any]:
+    response = nodes[CITY].get(f"/api/hub/cases/{case_id}")
+    return response.json() if response.status_code == 200 else {}
+
+
+def decide_records(node: DemoNode, case_id: str) -> None:
+    """Have the supervisor decide the case's accountability records: 2 points off."""
+    records = node.get("/api/accountability?open=true").json()
+    for record in records:
+        if record["case_id"] == case_id:
+            call(
+                node,
+                f"/api/accountability/{record['id']}/decision",
+                {
+                    "explanation": "审批人员国庆假期后未及时处理",
+                    "decision": "deducted",
+                    "points": 2,
+                },
+            )
 
 
 def answers_ok(node: DemoNode, path: str) -> bool:
@@ -305,6 +515,21 @@ def summary(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> dict[str
     }
 
 
+def supervision_summary(
+    metrics: dict[str, Any], cases: dict[str, str]
+) -> dict[str, Any]:
+    """Return the supervision counts as the hub's city-wide figures show them."""
+    total = metrics["total"]
+    return {
+        "supplement_notices": total["supplement_notices"],
+        "yellow": total["warned"],
+        "red": total["overdue"],
+        "accountability_records": total["accountability_records"],
+        "joint_cases": total["joint"],
+        "cases": cases,
+    }
+
+
 def print_report(result: dict[str, Any]) -> None:
     print(
         f"\n{'case':<22}{'matter':<20}{'filed at':<14}{'handled at':<13}{'origin':<11}{'hub':<11}{'s to hub':>8}"
@@ -318,6 +543,9 @@ def print_report(result: dict[str, Any]) -> None:
     for row in result["hub"].get("by_county", []) + result["hub"].get("by_tier", []):
         print("  ", json.dumps(row, ensure_ascii=False))
     print("  ", json.dumps(result["hub"].get("total", {}), ensure_ascii=False))
+    if "supervision" in result:
+        print("\nelectronic supervision at the hub:")
+        print("  ", json.dumps(result["supervision"], ensure_ascii=False))
 
 
 def start_redis(data_dir: Path) -> tuple[str, Any]:
@@ -377,7 +605,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         for node in nodes.values():
             env = node_environment(node, nodes, data_dir, redis_url)
+            add_users(env)
             start_node(node, env, data_dir / node.code)
+            node.sign_in()
+            node.set_clock(START)
             if node.code != CITY:
                 enroll(node, city_env, env)
         print(
@@ -407,7 +638,9 @@ def run(args: argparse.Namespace) -> int:
             lambda: settled(nodes, cases),
             "every status to reach the villages and the hub",
         )
+        supervised = supervise(nodes)
         result = summary(nodes, cases)
+        result["supervision"] = supervision_summary(result["hub"], supervised)
         print_report(result)
         if args.summary:
             Path(args.summary).write_text(
@@ -415,7 +648,10 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"\nsummary written to {args.summary}")
         if not args.once:
-            print("\nnodes keep running; open the pages:")
+            print(
+                "\nnodes keep running; open the pages and sign in as clerk, "
+                f"approver, supervisor, admin or agent (password {PASSWORD}):"
+            )
             for code, node in nodes.items():
                 print(f"  {code}  {node.url}/")
             print(f"  city dashboard  {nodes[CITY].url}/hub\nstop with Ctrl-C")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from marshmallow import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
@@ -37,6 +46,9 @@ def error_response(
 
 
 def handle_app_error(error: AppError) -> Response:
+    if error.status == 401 and not wants_json():
+        # A person who is not signed in is sent to the login page and back.
+        return redirect(url_for("users_pages.login", next=request.full_path))
     if error.status >= 500:
         logger.error("%s %s failed: %s", request.method, request.path, error.message)
     return error_response(error.status, error.code, error.message, error.details)

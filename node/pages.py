@@ -1,4 +1,4 @@
-"""HTML pages of a node: home, service guides, proxy applications and cases.
+"""HTML pages of a node: home, service guides and proxy applications.
 
 The pages are for staff who use them all day: server-rendered HTML, forms
 that post back here and no scripts. Every form carries a per-session CSRF
@@ -8,15 +8,13 @@ token, and every POST without the right token is rejected before it acts.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import logging
-import secrets
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Mapping
 from typing import Any
 
-import flask
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from marshmallow import Schema, ValidationError
+from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -27,21 +25,20 @@ from common.catalog import (
     get_matter,
     handling_node,
     list_matters,
+    matter_names,
     require_release,
 )
 from common.clock import CHINA
 from common.context import NodeContext
 from common.divisions import Tier
-from common.errors import Conflict, InvalidInput, NotFound
-from common.models import Application, Case, CaseStatus, Delegation, Matter
-from common.schemas.cases import (
-    ApplicationInSchema,
-    CaseQuerySchema,
-    CompleteSchema,
-    RejectSchema,
-)
+from common.errors import InvalidInput, NotFound
+from common.models import Application, Case, CaseStatus, Delegation, Matter, Role
+from common.schemas.cases import ApplicationInSchema
 from node.api import current_node
+from node.auth import require_roles, roles_required
 from node.cases import service
+from node.cases.steps import HANDOVERS
+from node.cases.views import FILING_ROLES
 from node.catalog import matter_summary, release_info, service_guide
 from node.sync_status import sync_status
 from sync.jobs import notify, push_up
@@ -50,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 
-CSRF_FIELD = "csrf_token"
 # Rows shown on the application and case lists, newest first.
 LIST_LIMIT = 200
 
@@ -86,45 +82,22 @@ APPLICATION_FIELDS = {
         "手机号为 11 位（如 13800000000），固定电话带区号（如 0596-2345678）",
     ),
     "materials": ("申请材料", "只能勾选该事项办事指南所列的材料"),
+    "ticket_id": (
+        "排队号",
+        "请从叫号页面进入；排队号须是您正在办理、尚未关联办件的号，且事项由本中心办理",
+    ),
 }
+# A queue ticket id as the form sends it: a whole number of at most 10 digits.
+TICKET_TEXT = re.compile(r"[0-9]{1,10}")
 MISSING_FIELD = "Missing data for required field."
-
-
-class CsrfTokenInvalid(InvalidInput):
-    code = "csrf_token_invalid"
 
 
 # --- shared -------------------------------------------------------------------
 
 
-def csrf_token() -> str:
-    """Return this browser session's CSRF token, creating it on first use."""
-    token = flask.session.get(CSRF_FIELD)
-    if token is None:
-        token = secrets.token_urlsafe(32)
-        flask.session[CSRF_FIELD] = token
-    return token
-
-
-@bp.before_request
-def check_csrf_token() -> None:
-    """Reject a POST whose form token does not match the session's token."""
-    if request.method != "POST":
-        return
-    expected = flask.session.get(CSRF_FIELD)
-    sent = request.form.get(CSRF_FIELD, "")
-    if expected is None or not hmac.compare_digest(sent, expected):
-        raise CsrfTokenInvalid(
-            "表单校验令牌缺失或已失效，未做任何更改：请刷新页面后重新提交。"
-            "(missing or invalid CSRF token; reload the page and submit again)"
-        )
-
-
 @bp.context_processor
 def page_helpers() -> dict[str, Any]:
     return {
-        "csrf_token": csrf_token,
-        "csrf_field": CSRF_FIELD,
         "list_limit": LIST_LIMIT,
     }
 
@@ -191,6 +164,7 @@ def count_by_status(
 
 
 @bp.get("/sync-status")
+@roles_required(Role.CENTER_ADMIN, Role.SUPERVISOR)
 def sync_health() -> str:
     """Show this node's sync health: links, unsent events, queue."""
     context = current_node()
@@ -280,25 +254,38 @@ def handler_here(
 
 
 @bp.get("/applications")
+@roles_required(*FILING_ROLES, Role.SUPERVISOR)
 def applications() -> str:
     """List the applications filed here, with the form to file another."""
     return render_applications(request.args, {})
 
 
 @bp.post("/applications")
+@roles_required(*FILING_ROLES)
 def file_application() -> Response | tuple[str, int]:
-    """File a proxy application from the form, or re-show it with errors (400)."""
+    """File a proxy application from the form, or re-show it with errors (400).
+
+    A case handled here opens on its case page, where the clerk continues
+    with the intake. Any other application goes back to the list.
+    """
     context = current_node()
+    user = require_roles(*FILING_ROLES)
     try:
         data = ApplicationInSchema().load(application_form_data(request.form))
         with context.db.transaction() as session:
-            case_id = service.file_application(context, session, data).id
+            application = service.file_application(context, session, data, user)
+            case_id, handler = application.id, application.handler_code
     except ValidationError as exc:
         errors = exc.normalized_messages()
     except InvalidInput as exc:
         errors = exc.details.get("fields") or {"_form": [exc.message]}
     else:
         notify(context, push_up)
+        if handler == context.code:
+            flash(f"已收件 {case_id}，请核对申请材料。")
+            return redirect(
+                url_for("case_pages.case_detail_page", case_id=case_id), 303
+            )
         flash(f"已提交代办件 {case_id}。")
         return redirect(url_for(".applications"), 303)
 
@@ -311,19 +298,40 @@ def file_application() -> Response | tuple[str, int]:
     return render_applications(request.form, errors), 400
 
 
+@bp.get("/applications/<case_id>")
+@roles_required(*FILING_ROLES, Role.SUPERVISOR)
+def application_detail(case_id: str) -> str:
+    """Show one application's status at its handling node, for the applicant."""
+    context = current_node()
+    with context.db.transaction() as session:
+        application = session.get(Application, case_id)
+        if application is None:
+            raise NotFound(
+                f"本节点没有报送过办件 {case_id}，请核对办件编号。",
+                {"case_id": case_id},
+            )
+        names = matter_names(session, {application.matter_code})
+        row = application_row(context, application, names)
+    return render_template("application_detail.html", application=row)
+
+
 def application_form_data(form: MultiDict[str, str]) -> dict[str, Any]:
     """Build the API's nested application from the flat form fields.
 
     Blank fields are left out, so that the schema reports them as missing.
+    A ticket number that is not a whole number is passed on as text, so
+    that the schema rejects it at its field.
     """
     applicant = {
         key: form.get(f"applicant_{key}", "").strip()
         for key in ("name", "id_number", "phone")
     }
+    ticket = form.get("ticket_id", "").strip()
     data: dict[str, Any] = {
         "matter_code": form.get("matter_code", "").strip(),
         "applicant": {key: value for key, value in applicant.items() if value},
         "materials": [m.strip() for m in form.getlist("materials") if m.strip()],
+        "ticket_id": int(ticket) if TICKET_TEXT.fullmatch(ticket) else ticket,
     }
     return {key: value for key, value in data.items() if value != ""}
 
@@ -351,16 +359,6 @@ def render_applications(form: MultiDict[str, str], errors: Mapping[str, Any]) ->
     )
 
 
-def matter_names(session: Session, codes: set[str]) -> dict[str, str]:
-    """Return each matter's name, from the newest release that holds it."""
-    query = (
-        select(Matter.code, Matter.name)
-        .where(Matter.code.in_(codes))
-        .order_by(Matter.release)
-    )
-    return {code: name for code, name in session.execute(query)}
-
-
 def fileable_matters(context: NodeContext, session: Session) -> list[dict[str, Any]]:
     """List the matters this node may file, each with its handling node."""
     matters = list_matters(session)
@@ -385,10 +383,19 @@ def application_row(
         "matter_name": names.get(application.matter_code, application.matter_code),
         "applicant_name": application.applicant_name,
         "status": application.status,
+        "handler_code": application.handler_code,
         "handler_name": division_name(context, application.handler_code),
+        "handled_here": application.handler_code == context.code,
         "deadline": application.deadline,
+        "deadline_provisional": application.deadline_provisional,
         "filed_at": application.filed_at,
+        "status_changed_at": application.status_changed_at,
         "reason": application.reason,
+        "materials": application.materials,
+        "supplement": application.supplement,
+        "result": application.result,
+        "handover": HANDOVERS.get(application.handover or ""),
+        "handover_code": application.handover,
     }
 
 
@@ -417,96 +424,3 @@ def flatten_errors(messages: Mapping[Any, Any], prefix: str = "") -> dict[str, l
         else:
             flat.setdefault(name, []).extend(value)
     return flat
-
-
-# --- cases --------------------------------------------------------------------
-
-
-@bp.get("/cases")
-def cases() -> str:
-    """List the cases handled here, optionally of one status, with their actions."""
-    query = CaseQuerySchema().load(request.args)
-    context = current_node()
-    statement = select(Case).order_by(Case.received_at.desc()).limit(LIST_LIMIT)
-    if "status" in query:
-        statement = statement.where(Case.status == query["status"])
-    with context.db.transaction() as session:
-        rows = session.scalars(statement).all()
-        names = matter_names(session, {c.matter_code for c in rows})
-
-    return render_template(
-        "cases.html",
-        cases=rows,
-        matter_names=names,
-        filing_names={c.id: division_name(context, c.filed_at_code) for c in rows},
-        status_filter=query.get("status"),
-        statuses=[s for s in CaseStatus if s is not CaseStatus.FILED],
-    )
-
-
-@bp.post("/cases/<case_id>/accept")
-def accept_case(case_id: str) -> Response:
-    """Accept a received case, starting its deadline from today."""
-    act_on_case(service.accept_case, case_id)
-    flash(f"办件 {case_id} 已受理。")
-    return back_to_cases()
-
-
-@bp.post("/cases/<case_id>/reject")
-def reject_case(case_id: str) -> Response:
-    """Reject a received case, recording the reason for the applicant."""
-    reason = load_form(RejectSchema(), "reason", "不予受理理由")
-    act_on_case(service.reject_case, case_id, reason)
-    flash(f"办件 {case_id} 已不予受理。")
-    return back_to_cases()
-
-
-@bp.post("/cases/<case_id>/complete")
-def complete_case(case_id: str) -> Response:
-    """Complete an accepted case with its result."""
-    result = load_form(CompleteSchema(), "result", "办理结果")
-    act_on_case(service.complete_case, case_id, result)
-    flash(f"办件 {case_id} 已办结。")
-    return back_to_cases()
-
-
-def load_form(schema: Schema, field: str, label: str) -> str:
-    """Load one required text field of a case action, or raise ``InvalidInput``."""
-    try:
-        return schema.load({field: request.form.get(field, "").strip()})[field]
-    except ValidationError as exc:
-        raise InvalidInput(
-            f"请填写{label}（1 至 2000 字）后重新提交，未做任何更改。",
-            {"fields": exc.normalized_messages()},
-        ) from None
-
-
-def act_on_case(action: Callable[..., Case], case_id: str, *args: str) -> None:
-    """Run a case action in one transaction, then wake the upward push."""
-    context = current_node()
-    try:
-        with context.db.transaction() as session:
-            action(context, session, case_id, *args)
-    except Conflict as exc:
-        if "status" not in exc.details:
-            raise
-        status = CaseStatus(exc.details["status"]).label
-        raise Conflict(
-            f"办件 {case_id} 当前状态为「{status}」，不能执行此操作；请刷新页面查看最新状态。",
-            exc.details,
-        ) from None
-    except NotFound as exc:
-        if "case_id" not in exc.details:
-            raise
-        raise NotFound(
-            f"本中心没有办件 {case_id}，请核对办件编号。", exc.details
-        ) from None
-    notify(context, push_up)
-
-
-def back_to_cases() -> Response:
-    """Redirect to the case list, keeping the status filter that was shown."""
-    status = request.args.get("status")
-    if status not in {s.value for s in CaseStatus}:
-        status = None
-    return redirect(url_for(".cases", status=status), 303)

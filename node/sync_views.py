@@ -9,6 +9,7 @@ from flask import g, request
 
 from common.context import NodeContext
 from common.errors import AppError, Forbidden, InvalidInput
+from common.models import Role
 from common.schemas.sync import (
     PROTOCOL_VERSION,
     AckSchema,
@@ -20,6 +21,7 @@ from common.schemas.sync import (
     ReleaseQuerySchema,
 )
 from node.api import Blueprint, current_node
+from node.auth import require_roles
 from node.sync_status import sync_status
 from sync.apply import apply_batch, check_child
 from sync.auth import authenticate
@@ -149,6 +151,7 @@ def enroll(data: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/api/sync", methods=["GET"])
 def status() -> dict[str, Any]:
     """Show this node's sync health: per link and per origin."""
+    require_roles(Role.CENTER_ADMIN, Role.SUPERVISOR)
     context = current_node()
     with context.db.transaction() as session:
         return sync_status(context, session)
@@ -158,6 +161,7 @@ def status() -> dict[str, Any]:
 @blp.response(202)
 def run() -> dict[str, Any]:
     """Ask the worker for a sync round now: catalog, outbox and feed."""
+    require_roles(Role.CENTER_ADMIN)
     context = current_node()
     if context.parent_code is None:
         return {"queued": False}

@@ -20,7 +20,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from common.clock import utcnow
 from common.context import NodeContext
 from common.errors import AppError
 from common.keys import sign, signing_text, verify
@@ -142,17 +141,22 @@ def check_timestamp(timestamp: str) -> None:
         )
 
 
+def machine_now() -> dt.datetime:
+    """Return the machine's time: freshness is judged on it, never on a set clock."""
+    return dt.datetime.now(dt.UTC)
+
+
 def remember_nonce(session: Session, sender: str, nonce: str) -> None:
     """Record a nonce; raise ``Unauthenticated`` if this sender used it before."""
     try:
         with session.begin_nested():
-            session.add(SeenNonce(code=sender[:12], nonce=nonce))
+            session.add(SeenNonce(code=sender[:12], nonce=nonce, seen_at=machine_now()))
     except IntegrityError:
         raise Unauthenticated(
             f"replayed request from node {sender}: nonce already used",
             {"sender": sender},
         ) from None
-    cutoff = utcnow() - dt.timedelta(seconds=2 * TIMESTAMP_WINDOW)
+    cutoff = machine_now() - dt.timedelta(seconds=2 * TIMESTAMP_WINDOW)
     session.execute(delete(SeenNonce).where(SeenNonce.seen_at < cutoff))
 
 

@@ -59,9 +59,11 @@ def clear_markers(context: NodeContext) -> None:
         context.redis.delete(*keys)
 
 
-def _start(code: str, job: Callable[[str], object]) -> NodeContext:
+def start_job(code: str, job: Callable[[str], object]) -> NodeContext:
+    """Return the node of a job that starts now, clearing its pending-job marker."""
     context = get_context(code)
     context.redis.delete(_marker(code, job))
+    context.follow_clock()
     return context
 
 
@@ -70,7 +72,7 @@ def push_up(code: str) -> int:
 
     Returns the number of events sent.
     """
-    context = _start(code, push_up)
+    context = start_job(code, push_up)
     if context.parent_code is None:
         return 0
     client = ParentClient(context)
@@ -127,10 +129,10 @@ def _send(
                 details["expected"],
             )
             return {details["origin"]: int(details["expected"]) - 1}
-        _record_error(context, exc)
+        record_error(context, exc)
         raise
     except Exception as exc:
-        _record_error(context, exc)
+        record_error(context, exc)
         raise
     try:
         held = AckSchema().load(answer)["held"]
@@ -143,7 +145,7 @@ def _send(
     return held
 
 
-def _record_error(context: NodeContext, exc: Exception) -> None:
+def record_error(context: NodeContext, exc: Exception) -> None:
     """Store the error on the parent link; log it when it differs from the last one.
 
     A parent that stays down fails every scheduled round with the same
@@ -163,7 +165,7 @@ def _record_error(context: NodeContext, exc: Exception) -> None:
 
 def pull_feed(code: str) -> int:
     """Fetch and apply the parent's feed for this node; return events stored."""
-    context = _start(code, pull_feed)
+    context = start_job(code, pull_feed)
     if context.parent_code is None:
         return 0
     client = ParentClient(context)
@@ -177,7 +179,7 @@ def pull_feed(code: str) -> int:
                 events = client.fetch_feed(cursors, limit)
                 events = FeedPageSchema().load({"events": events})["events"]
             except Exception as exc:
-                _record_error(context, exc)
+                record_error(context, exc)
                 raise
             with context.db.transaction() as session:
                 stored += apply_feed_page(context, session, events)
@@ -196,7 +198,7 @@ def pull_catalog(code: str) -> int | None:
 
     Returns the release number held afterwards.
     """
-    context = _start(code, pull_catalog)
+    context = start_job(code, pull_catalog)
     if context.parent_code is None:
         with context.db.transaction() as session:
             return current_release_number(session)
@@ -208,7 +210,7 @@ def pull_catalog(code: str) -> int | None:
             try:
                 releases = client.fetch_releases(current)
             except Exception as exc:
-                _record_error(context, exc)
+                record_error(context, exc)
                 raise
             if not releases:
                 return current or None
@@ -218,24 +220,26 @@ def pull_catalog(code: str) -> int | None:
                         store_release(context, session, release)
                         touch_link(session, context.parent_code, "parent")
                 except ReleaseRejected as exc:
-                    _record_error(context, exc)
+                    record_error(context, exc)
                     raise
     finally:
         client.close()
 
 
 def sync_round(code: str) -> None:
-    """Enqueue the jobs of one scheduled round: catalog, push, feed.
+    """Enqueue the jobs of one scheduled round: catalog, calendars, push, feed.
 
     The push runs every round, whatever Redis remembers. It sends what the
     outbox records as unsent, which reconciles the outbox with a flushed or
     restarted Redis. With nothing to send, it sends the heartbeat that keeps
     this node's last contact current up the tree.
     """
-    context = _start(code, sync_round)
+    context = start_job(code, sync_round)
     if context.parent_code is None:
         return
-    for job in (pull_catalog, push_up, pull_feed):
+    from sync.calendars import pull_calendars  # that module imports this one
+
+    for job in (pull_catalog, pull_calendars, push_up, pull_feed):
         enqueue_once(context, job)
 
 

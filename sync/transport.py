@@ -67,6 +67,10 @@ class ParentClient:
     def fetch_releases(self, after: int) -> list[dict[str, Any]]:
         return self._call("GET", "/sync/releases", params={"after": after})["releases"]
 
+    def fetch_calendar_releases(self, after: int) -> dict[str, Any]:
+        """Return the parent's page of calendar releases after ``after``, unchecked."""
+        return self._call("GET", "/sync/calendars", params={"after": after})
+
     def close(self) -> None:
         self.http.close()
 

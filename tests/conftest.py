@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +13,16 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
+from common.clock import CHINA
+from hub.catalog import STARTER
 from tests.federation import Federation
 
 VALID_ID = "11010519491231002X"  # a resident ID number with a correct check digit
+
+
+def at(day: str, hour: int = 10) -> dt.datetime:
+    """Return ``day`` (YYYY-MM-DD) at ``hour`` o'clock in China, for a set clock."""
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour), CHINA)
 
 
 @pytest.fixture(scope="session")
@@ -72,12 +82,25 @@ def city(federation: Federation):  # type: ignore[no-untyped-def]
     return node
 
 
+@functools.cache
+def required_materials(matter_code: str) -> list[str]:
+    """Return the names of the materials the starter catalog requires for a matter."""
+    matters = json.loads(STARTER.read_text(encoding="utf-8"))
+    matter = next((m for m in matters if m["code"] == matter_code), None)
+    if matter is None:
+        return []
+    return [m["name"] for m in matter["materials"] if m["required"]]
+
+
 def application(matter_code: str = "ZZ-MZ-001", **changes: object) -> dict[str, object]:
-    """Return a valid application body, with top-level fields replaced by ``changes``."""
+    """Return a valid application body, with top-level fields replaced by ``changes``.
+
+    It lists every material the matter requires, so the case can be accepted.
+    """
     body: dict[str, object] = {
         "matter_code": matter_code,
         "applicant": {"name": "张三", "id_number": VALID_ID, "phone": "13800000000"},
-        "materials": [],
+        "materials": required_materials(matter_code),
     }
     body.update(changes)
     return body

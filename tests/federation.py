@@ -9,8 +9,9 @@ process.
 from __future__ import annotations
 
 import json
+import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -19,17 +20,25 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from rq import Queue, SimpleWorker
+from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from common.config import NodeConfig
 from common.context import NodeContext, get_context, queue_name, unregister
 from common.divisions import parent_of_code
 from common.keys import event_text, key_id, public_key_text, sign
+from common.models import Role, User
 from hub.catalog import load_catalog, publish
 from node import create_app
+from node.auth import create_user, get_user, issue_api_token
 from sync.auth import signed_headers
 from sync.enroll import enroll_with_parent, issue_token, store_key
 from sync.jobs import enqueue_once, sync_round
+
+# Every test node has a user holding every role, whom requests act as unless
+# a test names another user; all test users share one password.
+STAFF = "staff"
+PASSWORD = "correct horse battery"
 
 
 @dataclass
@@ -38,6 +47,7 @@ class RunningNode:
     app: Flask
     server: BaseWSGIServer
     thread: threading.Thread
+    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -48,10 +58,36 @@ class RunningNode:
         return get_context(self.code)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.get(self.url + path, timeout=30, **kwargs)
+        return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> requests.Response:
-        return requests.post(self.url + path, timeout=30, **kwargs)
+        return self.request("POST", path, **kwargs)
+
+    def request(
+        self, method: str, path: str, as_user: str | None = STAFF, **kwargs: Any
+    ) -> requests.Response:
+        """Send a request as ``as_user`` (a bearer token), or anonymously if None."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if as_user is not None:
+            headers.setdefault("Authorization", f"Bearer {self.token(as_user)}")
+        return requests.request(
+            method, self.url + path, timeout=30, headers=headers, **kwargs
+        )
+
+    def add_user(self, username: str, *roles: str, **fields: Any) -> str:
+        """Add a user of this node with ``roles``; return their API token."""
+        with self.context.db.transaction() as session:
+            user = create_user(session, username, PASSWORD, roles, **fields)
+            token = issue_api_token(session, user)
+        self.tokens[username] = token
+        return token
+
+    def token(self, username: str) -> str:
+        if username not in self.tokens:
+            with self.context.db.transaction() as session:
+                user = get_user(session, username)
+                self.tokens[username] = issue_api_token(session, user)
+        return self.tokens[username]
 
 
 class Federation:
@@ -86,7 +122,10 @@ class Federation:
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         thread.start()
-        self.nodes[code] = RunningNode(code, app, server, thread)
+        node = self.nodes[code] = RunningNode(code, app, server, thread)
+        with node.context.db.transaction() as session:
+            if session.scalar(select(User.id).where(User.username == STAFF)) is None:
+                create_user(session, STAFF, PASSWORD, list(Role), display_name="值班员")
         if parent_code and not port:
             self.enroll(code)
         return self.nodes[code]
@@ -220,3 +259,58 @@ def signed_post(
     headers = signed_headers(signer, "POST", path, data)  # type: ignore[arg-type]
     headers["Content-Type"] = "application/json"
     return requests.post(node.url + path, data=data, headers=headers, timeout=30)
+
+
+HTML = {"Accept": "text/html"}
+TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    """A person at one node: one cookie session and the CSRF token of its forms.
+
+    Signs in as ``user`` first, unless ``user`` is None.
+    """
+
+    def __init__(self, node: RunningNode, user: str | None = STAFF) -> None:
+        self.node = node
+        self.session = requests.Session()
+        self.session.headers.update(HTML)
+        self.token = ""
+        if user is not None:
+            self.get("/login")
+            response = self.post("/login", {"username": user, "password": PASSWORD})
+            assert response.status_code == 302, response.text
+
+    def get(self, path: str) -> requests.Response:
+        response = self.session.get(self.node.url + path, timeout=30)
+        found = TOKEN_FIELD.search(response.text)
+        if found:
+            self.token = found.group(1)
+        return response
+
+    def post(self, path: str, data: dict[str, object]) -> requests.Response:
+        return self.session.post(
+            self.node.url + path,
+            data={"csrf_token": self.token, **data},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+
+def complete_case(
+    node: RunningNode, case_id: str, result: str = "准予办理"
+) -> requests.Response:
+    """Approve every remaining step of an accepted case, then complete it."""
+    for _ in range(20):
+        case = node.get(f"/api/cases/{case_id}").json()
+        active = [s for s in case["steps"] if s["status"] == "active"]
+        if not active or (
+            active[0]["role"] == "window_clerk" and active[0] == case["steps"][-1]
+        ):
+            break
+        position = active[0]["position"]
+        response = node.post(
+            f"/api/cases/{case_id}/steps/{position}/approve", json={"opinion": "同意"}
+        )
+        assert response.status_code == 200, response.text
+    return node.post(f"/api/cases/{case_id}/complete", json={"result": result})

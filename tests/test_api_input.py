@@ -168,9 +168,7 @@ def test_bad_filing_rejected(
 
 def test_valid_filing_accepted(city: RunningNode) -> None:
     # The counterpart of the bad filings: the same body, unchanged, is stored.
-    response = city.post(
-        "/api/applications", json=valid_body(materials=[CITY_MATERIAL])
-    )
+    response = city.post("/api/applications", json=valid_body())
     assert response.status_code == 201
     assert len(stored_applications(city)) == 1
     assert event_count(city) == 1
@@ -248,9 +246,7 @@ def test_oversized_body_rejected(city: RunningNode) -> None:
 
 def file_city_case(city: RunningNode) -> str:
     """File a city matter at the city, which receives it as a case at once."""
-    response = city.post(
-        "/api/applications", json=valid_body(materials=[CITY_MATERIAL])
-    )
+    response = city.post("/api/applications", json=valid_body())
     assert response.status_code == 201
     return response.json()["id"]
 

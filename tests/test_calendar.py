@@ -22,7 +22,13 @@ import datetime as dt
 import chinese_calendar
 import pytest
 
-from common.calendar import add_working_days, is_working_day, working_days_between
+from common.calendar import (
+    WorkingCalendar,
+    YearCalendar,
+    add_working_days,
+    is_working_day,
+    working_days_between,
+)
 
 D = dt.date
 
@@ -243,3 +249,88 @@ def test_working_days_between(start: dt.date, end: dt.date, count: int) -> None:
 def test_between_inverts_add(start: dt.date, days: int) -> None:
     deadline = add_working_days(start, days).date
     assert working_days_between(start, deadline) == days
+
+
+# --- 20-working-day limits, and calendars published by the city -----------------
+
+# A calendar made up for these tests, NOT the official 2027 arrangement: New
+# Year's Day off from Fri 2027-01-01 to Mon 2027-01-04, Sat 2027-01-09 worked.
+TEST_2027 = YearCalendar.from_content(
+    {
+        "year": 2027,
+        "holidays": ["2027-01-01", "2027-01-02", "2027-01-03", "2027-01-04"],
+        "workdays": ["2027-01-09"],
+        "source": "test calendar, not official",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("start", "deadline"),
+    [
+        # Mon 02-02 + 20: Tue 3 .. Fri 6 (1-4), Mon 9 .. Fri 13 (5-9), Sat 14
+        # make-up (10), 15..23 off, Tue 24 .. Fri 27 (11-14), Sat 28 make-up (15),
+        # Mon 03-02 .. Fri 03-06 (16-20).
+        (D(2026, 2, 2), D(2026, 3, 6)),
+        # Mon 09-14 + 20: Tue 15 .. Fri 18 (1-4), Sun 20 make-up (5), Mon 21 ..
+        # Thu 24 (6-9), Mid-Autumn 25..27 off, Mon 28 .. Wed 30 (10-12),
+        # 10-01..10-07 off, Thu 8, Fri 9 (13-14), Sat 10 make-up (15),
+        # Mon 12 .. Fri 16 (16-20).
+        (D(2026, 9, 14), D(2026, 10, 16)),
+    ],
+)
+def test_20_day_limit_across_2026_holidays(start: dt.date, deadline: dt.date) -> None:
+    result = add_working_days(start, 20)
+    assert result.date == deadline
+    assert result.provisional is False
+    assert working_days_between(start, deadline) == 20
+
+
+@pytest.mark.parametrize(
+    ("start", "days", "deadline"),
+    [
+        # Wed 02-11 + 10: Thu 12, Fri 13, Sat 14 (1-3), Tue 24 .. Sat 28 (4-8),
+        # Sun 03-01 off, Mon 2 (9), Tue 3 (10).
+        (D(2026, 2, 11), 10, D(2026, 3, 3)),
+        # Tue 09-29 + 10: Wed 30 (1), Thu 10-08 .. Sat 10 (2-4), Mon 12 .. Fri 16
+        # (5-9), Mon 19 (10).
+        (D(2026, 9, 29), 10, D(2026, 10, 19)),
+    ],
+)
+def test_limit_starting_before_holiday(
+    start: dt.date, days: int, deadline: dt.date
+) -> None:
+    assert add_working_days(start, days).date == deadline
+
+
+def test_20_days_from_late_december_provisional() -> None:
+    # Tue 12-22 .. Thu 12-31 (1-8), then by weekends only: Fri 2027-01-01 (9),
+    # Mon 4 .. Fri 8 (10-14), Mon 11 .. Fri 15 (15-19), Mon 18 (20).
+    result = add_working_days(D(2026, 12, 21), 20)
+    assert result.date == D(2027, 1, 18)
+    assert result.provisional is True
+
+
+def test_20_days_from_late_december_with_release() -> None:
+    # Tue 12-22 .. Thu 12-31 (1-8), 01-01..01-04 off, Tue 5 .. Fri 8 (9-12),
+    # Sat 9 worked (13), Mon 11 .. Fri 15 (14-18), Mon 18 (19), Tue 19 (20).
+    result = WorkingCalendar({2027: TEST_2027}).add_working_days(D(2026, 12, 21), 20)
+    assert result.date == D(2027, 1, 19)
+    assert result.provisional is False
+
+
+def test_release_replaces_package_year() -> None:
+    # A made-up 2026 calendar that lists New Year's Day alone: Mon 2026-02-16,
+    # a Spring Festival holiday in the package, becomes a working day.
+    year = YearCalendar.from_content({"year": 2026, "holidays": ["2026-01-01"]})
+    assert WorkingCalendar({2026: year}).is_working_day(D(2026, 2, 16)) == (True, False)
+
+
+def test_release_makes_year_covered() -> None:
+    assert WorkingCalendar().covers(2027) is False
+    assert WorkingCalendar({2027: TEST_2027}).covers(2027) is True
+
+
+def test_release_keeps_other_years_from_package() -> None:
+    calendar = WorkingCalendar({2027: TEST_2027})
+    assert calendar.is_working_day(D(2026, 2, 16)) == (False, False)

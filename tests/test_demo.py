@@ -71,3 +71,14 @@ def test_demo_delegated_matter_at_county(summary: dict) -> None:
         c["handled_at"] for c in summary["cases"] if c["matter_code"] == "000164213003"
     }
     assert handlers == {"350623"}
+
+
+@pytest.mark.parametrize(
+    "count", ["supplement_notices", "yellow", "red", "accountability_records"]
+)
+def test_demo_shows_supervision(summary: dict, count: str) -> None:
+    assert summary["supervision"][count] >= 1
+
+
+def test_demo_shows_joint_cases(summary: dict) -> None:
+    assert summary["supervision"]["joint_cases"] >= 1

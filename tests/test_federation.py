@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import application
-from tests.federation import Federation
+from tests.federation import Federation, complete_case
 
 VILLAGE = "350623100207"
 TOWNSHIP = "350623100"
@@ -31,11 +31,6 @@ def test_county_case_status_back_at_village(federation: Federation) -> None:
     case_id = filed.json()["id"]
     federation.sync()
     assert county.post(f"/api/cases/{case_id}/accept").status_code == 200
-    assert (
-        county.post(
-            f"/api/cases/{case_id}/complete", json={"result": "批准"}
-        ).status_code
-        == 200
-    )
+    assert complete_case(county, case_id, "批准").status_code == 200
     federation.sync()
     assert village.get(f"/api/applications/{case_id}").json()["status"] == "completed"

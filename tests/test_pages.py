@@ -5,18 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 
-from tests.conftest import VALID_ID
-from tests.federation import Federation, RunningNode
+from tests.conftest import VALID_ID, required_materials
+from tests.federation import HTML, Browser, Federation, RunningNode
 
 VILLAGE = "350623100207"
 TOWNSHIP = "350623100"
 COUNTY = "350623"
 CITY = "350600"
-
-HTML = {"Accept": "text/html"}
-TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -27,31 +23,6 @@ def branch(federation: Federation) -> Federation:
     federation.publish_catalog()
     federation.sync(rounds=3)
     return federation
-
-
-class Browser:
-    """A person at one node: one cookie session and the CSRF token of its forms."""
-
-    def __init__(self, node: RunningNode) -> None:
-        self.node = node
-        self.session = requests.Session()
-        self.session.headers.update(HTML)
-        self.token = ""
-
-    def get(self, path: str) -> requests.Response:
-        response = self.session.get(self.node.url + path, timeout=30)
-        found = TOKEN_FIELD.search(response.text)
-        if found:
-            self.token = found.group(1)
-        return response
-
-    def post(self, path: str, data: dict[str, object]) -> requests.Response:
-        return self.session.post(
-            self.node.url + path,
-            data={"csrf_token": self.token, **data},
-            allow_redirects=False,
-            timeout=30,
-        )
 
 
 def application_form(**changes: object) -> dict[str, object]:
@@ -67,10 +38,12 @@ def application_form(**changes: object) -> dict[str, object]:
 
 
 def file_at_village(federation: Federation) -> str:
-    """File a county matter through the village's form; return the case id."""
+    """File a county matter with every required material and return the case id."""
     agent = Browser(federation.nodes[VILLAGE])
     agent.get("/applications?matter_code=ZZ-MZ-001")
-    agent.post("/applications", application_form())
+    agent.post(
+        "/applications", application_form(materials=required_materials("ZZ-MZ-001"))
+    )
     return federation.nodes[VILLAGE].get("/api/applications").json()[0]["id"]
 
 
@@ -265,7 +238,7 @@ def test_filed_application_is_listed(branch: Federation) -> None:
     case_id = branch.nodes[VILLAGE].get("/api/applications").json()[0]["id"]
     page = agent.get("/applications").text
     assert f"已提交代办件 {case_id}" in page
-    assert f'<td class="nowrap">{case_id}</td>' in page
+    assert f'<a href="/applications/{case_id}">{case_id}</a>' in page
     assert "已报送" in page
 
 
@@ -330,14 +303,21 @@ def test_accept_and_complete_reach_village(branch: Federation) -> None:
     clerk = Browser(branch.nodes[COUNTY])
     clerk.get("/cases")
     accepted = clerk.post(f"/cases/{case_id}/accept", {})
-    clerk.get("/cases")
-    completed = clerk.post(f"/cases/{case_id}/complete", {"result": "准予低保"})
+    for position in (1, 2):
+        approved = clerk.post(
+            f"/cases/{case_id}/steps/{position}/approve", {"opinion": "同意"}
+        )
+        assert approved.status_code == 303, position
+    completed = clerk.post(
+        f"/cases/{case_id}/complete", {"result": "准予低保", "handover": "filing_node"}
+    )
     branch.sync()
     village_page = Browser(branch.nodes[VILLAGE]).get("/applications").text
     assert accepted.status_code == 303
     assert completed.status_code == 303
     assert case_status(branch.nodes[COUNTY], case_id) == "completed"
     assert "已办结" in village_page
+    assert "准予低保（送回报送网点）" in village_page
 
 
 def test_accept_sets_deadline_on_page(branch: Federation) -> None:
@@ -347,9 +327,11 @@ def test_accept_sets_deadline_on_page(branch: Federation) -> None:
     clerk.get("/cases")
     clerk.post(f"/cases/{case_id}/accept", {})
     deadline = branch.nodes[COUNTY].get(f"/api/cases/{case_id}").json()["deadline"]
-    page = clerk.get("/cases").text
-    assert f"办件 {case_id} 已受理" in page
-    assert deadline in page
+    detail = clerk.get(f"/cases/{case_id}").text
+    listed = clerk.get("/cases").text
+    assert f"办件 {case_id} 已受理" in detail
+    assert deadline in detail
+    assert deadline in listed
 
 
 def test_reject_records_reason(branch: Federation) -> None:
@@ -384,7 +366,7 @@ def test_accept_twice_is_conflict(branch: Federation) -> None:
     clerk.post(f"/cases/{case_id}/accept", {})
     response = clerk.post(f"/cases/{case_id}/accept", {})
     assert response.status_code == 409
-    assert "当前状态不允许此操作" in response.text
+    assert "办件当前状态为「已受理」，不能执行此操作" in response.text
 
 
 def test_case_action_without_csrf_token_is_rejected(branch: Federation) -> None:

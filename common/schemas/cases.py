@@ -37,6 +37,8 @@ class ApplicationInSchema(Schema):
         load_default=list,
         validate=validate.Length(max=50),
     )
+    # The queue ticket of an applicant served at this node's window.
+    ticket_id = fields.Integer(strict=True, validate=validate.Range(min=1, max=2**31))
 
 
 class ApplicationSchema(Schema):
@@ -53,6 +55,9 @@ class ApplicationSchema(Schema):
     deadline_provisional = fields.Boolean()
     reason = fields.String(allow_none=True)
     materials = fields.List(fields.String())
+    result = fields.String(allow_none=True)
+    handover = fields.String(allow_none=True)
+    supplement = fields.List(fields.Dict(), allow_none=True)
 
 
 class CaseSchema(Schema):
@@ -73,13 +78,167 @@ class CaseSchema(Schema):
     on_time = fields.Boolean(allow_none=True)
     reason = fields.String(allow_none=True)
     result = fields.String(allow_none=True)
+    department = fields.String()
+    kind = fields.String()
+    joint = fields.Boolean()
+    light = fields.String()
+    light_label = fields.String()
+    deemed_accepted = fields.Boolean()
+    supplement_notices = fields.Integer()
+    clock_stopped_at = fields.AwareDateTime(allow_none=True)
+    paused_working_days = fields.Integer()
+    materials_checked = fields.List(fields.Dict(), allow_none=True)
+    handover = fields.String(allow_none=True)
+    ticket_id = fields.Integer(allow_none=True)
+
+
+class CaseStepSchema(Schema):
+    position = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+    role_text = fields.String()
+    department = fields.String()
+    limit_working_days = fields.Integer(allow_none=True)
+    status = fields.String()
+    started_at = fields.AwareDateTime(allow_none=True)
+    deadline = fields.Date(allow_none=True)
+    deadline_provisional = fields.Boolean()
+    finished_at = fields.AwareDateTime(allow_none=True)
+    opinion = fields.String(allow_none=True)
+    light = fields.String()
+
+
+class SupplementNoticeOutSchema(Schema):
+    number = fields.Integer()
+    missing = fields.List(fields.Dict())
+    reason = fields.String(allow_none=True)
+    issued_at = fields.AwareDateTime()
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    paused_working_days = fields.Integer(allow_none=True)
+
+
+class JointOpinionSchema(Schema):
+    department = fields.String()
+    deadline = fields.Date(allow_none=True)
+    deadline_provisional = fields.Boolean()
+    decision = fields.String(allow_none=True)
+    opinion = fields.String(allow_none=True)
+    given_at = fields.AwareDateTime(allow_none=True)
+    light = fields.String()
+
+
+class JointReviewSchema(Schema):
+    lead = fields.String()
+    departments = fields.List(fields.String())
+    inspection_on = fields.Date(allow_none=True)
+    inspection_note = fields.String(allow_none=True)
+    meeting_on = fields.Date(allow_none=True)
+    meeting_outcome = fields.String(allow_none=True)
+    minutes = fields.String(allow_none=True)
+    minutes_at = fields.AwareDateTime(allow_none=True)
+    opinions = fields.List(fields.Nested(JointOpinionSchema))
+
+
+class TimelineEntrySchema(Schema):
+    seq = fields.Integer()
+    kind = fields.String()
+    at = fields.AwareDateTime()
+    payload = fields.Dict()
+
+
+class CaseDetailSchema(CaseSchema):
+    steps = fields.List(fields.Nested(CaseStepSchema))
+    notices = fields.List(fields.Nested(SupplementNoticeOutSchema))
+    joint_review = fields.Nested(JointReviewSchema, allow_none=True)
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+
+
+TEXT = validate.Length(min=1, max=2000)
+COUNT = validate.Range(min=0, max=99)
+
+
+class HandedInSchema(Schema):
+    """One material as handed in: its name and how many originals and copies."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    originals = fields.Integer(load_default=0, strict=True, validate=COUNT)
+    copies = fields.Integer(load_default=0, strict=True, validate=COUNT)
+
+
+class IntakeSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    materials = fields.List(
+        fields.Nested(HandedInSchema), required=True, validate=validate.Length(max=50)
+    )
+
+
+class NoticeInSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    # Required for a second notice: why the first one missed a material.
+    reason = fields.String(validate=TEXT)
+
+
+class StepActionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    opinion = fields.String(required=True, validate=TEXT)
 
 
 class CompleteSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    result = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    result = fields.String(required=True, validate=TEXT)
+    handover = fields.String(
+        load_default="window",
+        validate=validate.OneOf(["window", "post", "filing_node"]),
+    )
+
+
+class InspectionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    on = fields.Date(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class OpinionInSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    department = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    decision = fields.String(
+        required=True, validate=validate.OneOf(["agree", "conditional", "disagree"])
+    )
+    opinion = fields.String(required=True, validate=TEXT)
+
+
+class MeetingSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    on = fields.Date(required=True)
+    outcome = fields.String(required=True, validate=TEXT)
+
+
+class MinutesSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    minutes = fields.String(required=True, validate=TEXT)
+    handover = fields.String(
+        load_default="window",
+        validate=validate.OneOf(["window", "post", "filing_node"]),
+    )
 
 
 class RejectSchema(Schema):

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from common.context import NodeContext
 from common.models import Application
-from node.cases.service import STATUS_OF_EVENT, apply_status, receive_application
+from node.cases.service import MIRRORED_KINDS, apply_status, receive_application
 from sync.dispatch import on
 
 logger = logging.getLogger(__name__)
@@ -46,5 +46,5 @@ def case_status_changed(
     apply_status(session, event["case_id"], event["kind"], event["payload"])
 
 
-for kind in STATUS_OF_EVENT:
+for kind in MIRRORED_KINDS:
     on(kind)(case_status_changed)

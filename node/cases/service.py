@@ -13,12 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from common.calendar import add_working_days, working_days_between
 from common.catalog import delegations_of, get_matter, handling_node, require_release
-from common.clock import local_date, utcnow
+from common.clock import utcnow
 from common.context import NodeContext
 from common.errors import Conflict, InvalidInput, NotFound
-from common.models import Application, Case, CaseStatus, Counter, Matter
+from common.models import Application, Case, CaseStatus, Counter, Matter, User
 from common.validation import normalize_id_number
 from sync.outbox import emit
 from sync.state import lock_origin
@@ -61,19 +60,23 @@ def _check_materials(matter: Matter, materials: list[str]) -> None:
 
 
 def file_application(
-    context: NodeContext, session: Session, data: dict[str, Any]
+    context: NodeContext,
+    session: Session,
+    data: dict[str, Any],
+    user: User | None = None,
 ) -> Application:
     """File an application; it goes to the handling node that the catalog names.
 
     Raises ``InvalidInput`` for an unknown matter, a material the matter
-    does not list, or a matter handled below this node's tier.
+    does not list, a matter handled below this node's tier, or a queue
+    ticket given for a case handled elsewhere.
     """
     require_release(session)
     matter = _matter_for_filing(session, data["matter_code"])
-    _check_materials(matter, data["materials"])
     handler = handling_node(
         context.divisions, matter, delegations_of(session, matter), context.code
     )
+    _check_materials(matter, data["materials"])
     applicant = data["applicant"]
     application = Application(
         id=next_case_id(context, session),
@@ -104,8 +107,17 @@ def file_application(
         "id_number": application.applicant_id_number,
         "phone": applicant["phone"],
     }
+    if "ticket_id" in data and handler != context.code:
+        message = "a queue ticket belongs to a case handled at this node's window"
+        raise InvalidInput(message, {"fields": {"ticket_id": [message]}})
     if handler == context.code:
-        receive_application(context, session, payload, personal)
+        case = receive_application(context, session, payload, personal)
+        case.intake_by = user.id if user else None
+        if "ticket_id" in data:
+            from node.tickets import link_case
+
+            link_case(context, session, data["ticket_id"], case.id, user)
+            case.ticket_id = data["ticket_id"]
     else:
         emit(
             context,
@@ -150,10 +162,13 @@ def receive_application(
         materials=payload["materials"],
         status=CaseStatus.RECEIVED,
         received_at=utcnow(),
+        department=matter.department,
+        kind=matter.kind,
+        joint=bool(matter.standard.get("joint")),
     )
     session.add(case)
     session.flush()
-    _announce(
+    announce(
         context,
         session,
         case,
@@ -168,6 +183,9 @@ def receive_application(
             "legal_limit_working_days": matter.legal_limit_working_days,
             "applicant_pseudonym": case.applicant_pseudonym,
             "received_at": case.received_at.isoformat(),
+            "department": case.department,
+            "kind": case.kind,
+            "joint": case.joint,
         },
     )
     return case
@@ -182,7 +200,7 @@ def get_case(session: Session, case_id: str) -> Case:
     return case
 
 
-def _require_status(case: Case, *allowed: CaseStatus) -> None:
+def require_status(case: Case, *allowed: CaseStatus) -> None:
     if case.status not in allowed:
         wanted = " or ".join(s.value for s in allowed)
         raise Conflict(
@@ -191,80 +209,7 @@ def _require_status(case: Case, *allowed: CaseStatus) -> None:
         )
 
 
-def accept_case(context: NodeContext, session: Session, case_id: str) -> Case:
-    """Accept a received case under the current release and set its deadline."""
-    case = get_case(session, case_id)
-    _require_status(case, CaseStatus.RECEIVED)
-    case.release = require_release(session)
-    matter = get_matter(session, case.matter_code, case.release)
-    case.accepted_at = utcnow()
-    deadline = add_working_days(
-        local_date(case.accepted_at), matter.promised_limit_working_days
-    )
-    case.deadline, case.deadline_provisional = deadline.date, deadline.provisional
-    case.status = CaseStatus.ACCEPTED
-    _announce(
-        context,
-        session,
-        case,
-        "case.accepted",
-        {
-            "accepted_at": case.accepted_at.isoformat(),
-            "release": case.release,
-            "promised_limit_working_days": matter.promised_limit_working_days,
-            "deadline": case.deadline.isoformat(),
-            "deadline_provisional": case.deadline_provisional,
-        },
-    )
-    return case
-
-
-def reject_case(
-    context: NodeContext, session: Session, case_id: str, reason: str
-) -> Case:
-    case = get_case(session, case_id)
-    _require_status(case, CaseStatus.RECEIVED)
-    case.status = CaseStatus.REJECTED
-    case.reason = reason
-    _announce(
-        context,
-        session,
-        case,
-        "case.rejected",
-        {"reason": reason, "rejected_at": utcnow().isoformat()},
-    )
-    return case
-
-
-def complete_case(
-    context: NodeContext, session: Session, case_id: str, result: str
-) -> Case:
-    """Complete an accepted case, counting the working days it took."""
-    case = get_case(session, case_id)
-    _require_status(case, CaseStatus.ACCEPTED)
-    case.completed_at = utcnow()
-    finished = local_date(case.completed_at)
-    case.working_days_used = working_days_between(
-        local_date(case.accepted_at), finished
-    )
-    case.on_time = finished <= case.deadline
-    case.status = CaseStatus.COMPLETED
-    case.result = result
-    _announce(
-        context,
-        session,
-        case,
-        "case.completed",
-        {
-            "completed_at": case.completed_at.isoformat(),
-            "working_days_used": case.working_days_used,
-            "on_time": case.on_time,
-        },
-    )
-    return case
-
-
-def _announce(
+def announce(
     context: NodeContext,
     session: Session,
     case: Case,
@@ -293,6 +238,13 @@ STATUS_OF_EVENT = {
     "case.rejected": CaseStatus.REJECTED,
     "case.completed": CaseStatus.COMPLETED,
 }
+# Events of the handling node that the filing node mirrors on its application.
+MIRRORED_KINDS = (
+    *STATUS_OF_EVENT,
+    "case.supplement_notice",
+    "case.supplement_received",
+    "case.deadline_changed",
+)
 
 
 def apply_status(
@@ -302,10 +254,18 @@ def apply_status(
     application = session.get(Application, case_id)
     if application is None:
         return
-    application.status = STATUS_OF_EVENT[kind]
+    if kind in STATUS_OF_EVENT:
+        application.status = STATUS_OF_EVENT[kind]
     application.status_changed_at = utcnow()
     if "deadline" in payload:
         application.deadline = dt.date.fromisoformat(payload["deadline"])
         application.deadline_provisional = payload["deadline_provisional"]
     if "reason" in payload:
         application.reason = payload["reason"]
+    if kind == "case.supplement_notice":
+        application.supplement = payload["missing"]
+    elif kind == "case.supplement_received":
+        application.supplement = None
+    elif kind == "case.completed":
+        application.result = payload.get("result")
+        application.handover = payload.get("handover")
