@@ -117,3 +117,13 @@ def matter_names(session: Session, codes: set[str]) -> dict[str, str]:
         .order_by(Matter.release)
     )
     return {code: name for code, name in session.execute(query)}
+
+
+def policies(session: Session) -> dict[str, Any]:
+    """Return the city's policies of the newest release held, with defaults filled in."""
+    from common.schemas.catalog import PoliciesSchema
+
+    number = current_release_number(session)
+    release = session.get(Release, number) if number is not None else None
+    raw = release.content.get("policies", {}) if release is not None else {}
+    return PoliciesSchema().load(raw)

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data" / "catalog"
 STARTER = DATA_DIR / "starter.json"
 DELEGATIONS = DATA_DIR / "delegations.json"
+POLICIES = DATA_DIR / "policies.json"
 
 
 def read_json(path: Path) -> Any:
@@ -38,14 +39,16 @@ def load_catalog(
     divisions: Divisions,
     matters_path: Path = STARTER,
     delegations_path: Path = DELEGATIONS,
+    policies_path: Path = POLICIES,
 ) -> dict[str, Any]:
-    """Read and check the matter and delegation files; return release content.
+    """Read and check the matter, delegation and policy files; return release content.
 
     Raises ``InvalidInput`` listing every problem, by matter index and field.
     """
     raw = {
         "matters": read_json(matters_path),
         "delegations": read_json(delegations_path),
+        "policies": read_json(policies_path),
     }
     try:
         content = CatalogContentSchema().load(raw)

@@ -159,7 +159,10 @@ def publish_catalog(args: argparse.Namespace) -> int:
     context = register(NodeContext(load_config()))
     context.migrate()
     content = load_catalog(
-        context.divisions, Path(args.matters), Path(args.delegations)
+        context.divisions,
+        Path(args.matters),
+        Path(args.delegations),
+        Path(args.policies),
     )
     with context.db.transaction() as session:
         release = publish(context, session, content)
@@ -268,7 +271,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hub.catalog import DELEGATIONS, STARTER
+    from hub.catalog import DELEGATIONS, POLICIES, STARTER
 
     parser = argparse.ArgumentParser(prog="servicecenter", description=__doc__)
     parser.add_argument(
@@ -310,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     publish_parser.add_argument(
         "--delegations", default=str(DELEGATIONS), help="JSON file of delegations"
+    )
+    publish_parser.add_argument(
+        "--policies",
+        default=str(POLICIES),
+        help="JSON file of the city's policies: deadlines and deduction points",
     )
     publish_parser.set_defaults(func=publish_catalog)
 

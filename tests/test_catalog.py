@@ -15,7 +15,7 @@ from common.clock import utcnow
 from common.divisions import load_divisions
 from common.errors import InvalidInput, ReleaseRejected
 from common.models import Delegation, Matter, Release
-from hub.catalog import DELEGATIONS, STARTER, load_catalog, publish
+from hub.catalog import DELEGATIONS, POLICIES, STARTER, load_catalog, publish
 from sync.releases import store_release
 from tests.federation import RunningNode
 
@@ -484,3 +484,26 @@ def test_publish_changed_catalog(city: RunningNode) -> None:
         release = publish(context, session, changed_content())
         assert release is not None
         assert release.number == 2
+
+
+def test_shipped_policies_in_release(city: RunningNode) -> None:
+    from common.catalog import policies
+
+    shipped = json.loads(POLICIES.read_text(encoding="utf-8"))
+    with city.context.db.transaction() as session:
+        assert policies(session) == shipped
+
+
+def test_policy_out_of_range_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "policies.json"
+    path.write_text(json.dumps({"bad_review_rectify_working_days": 30}))
+    with pytest.raises(InvalidInput) as raised:
+        load_catalog(load_divisions(), policies_path=path)
+    assert "policies.bad_review_rectify_working_days" in raised.value.details
+
+
+def test_missing_policies_take_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "policies.json"
+    path.write_text("{}")
+    content = load_catalog(load_divisions(), policies_path=path)
+    assert content["policies"]["deductions"]["overdue_case"] == 2

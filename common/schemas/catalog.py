@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import (
     EXCLUDE,
+    RAISE,
     Schema,
     ValidationError,
     fields,
@@ -103,9 +104,63 @@ class DelegationSchema(Schema):
     note = fields.String(load_default="")
 
 
+def _whole(low: int, high: int, default: int) -> fields.Integer:
+    return fields.Integer(
+        load_default=default, strict=True, validate=validate.Range(min=low, max=high)
+    )
+
+
+class DeductionsSchema(Schema):
+    """Points a window loses in its monthly assessment, per occurrence."""
+
+    class Meta:
+        unknown = RAISE
+
+    # Per clerk absent from a staffed window during working hours; the window
+    # also loses its red-flag eligibility for the month.
+    staffing_gap_per_clerk = _whole(0, 100, 1)
+    overdue_case = _whole(0, 100, 2)
+    second_supplement_notice = _whole(0, 100, 1)
+    verified_complaint = _whole(0, 100, 2)
+    bad_review = _whole(0, 100, 1)
+
+
+class PoliciesSchema(Schema):
+    """Rules the city sets for every center, published with the catalog."""
+
+    class Meta:
+        unknown = RAISE
+
+    # Working days to rectify a verified bad review; local rules range 5 to 15.
+    bad_review_rectify_working_days = _whole(5, 15, 5)
+    # A window's marks at the start of each month.
+    window_full_marks = _whole(1, 1000, 100)
+    deductions = fields.Nested(
+        DeductionsSchema, load_default=lambda: DeductionsSchema().load({})
+    )
+    hotline_reply_working_days = fields.Nested(
+        "HotlineDeadlinesSchema", load_default=lambda: HotlineDeadlinesSchema().load({})
+    )
+
+
+class HotlineDeadlinesSchema(Schema):
+    """Working days to reply to a 96123 hotline ticket, by kind."""
+
+    class Meta:
+        unknown = RAISE
+
+    consultation = _whole(0, 60, 1)
+    query = _whole(0, 60, 1)
+    complaint = _whole(0, 60, 5)
+    report = _whole(0, 60, 10)
+
+
 class CatalogContentSchema(Schema):
     matters = fields.List(fields.Nested(MatterSchema), required=True)
     delegations = fields.List(fields.Nested(DelegationSchema), load_default=list)
+    policies = fields.Nested(
+        PoliciesSchema, load_default=lambda: PoliciesSchema().load({})
+    )
 
 
 class ReleaseSchema(Schema):
