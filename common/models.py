@@ -603,3 +603,51 @@ class CalendarRelease(Base):
     applied_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # {"year": 2027, "holidays": ["2027-01-01", ...], "workdays": [...]}
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# --- quarantine of received events ---------------------------------------------
+
+
+class Resolution(enum.StrEnum):
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+
+
+class QuarantinedEvent(Base):
+    """A received event whose handlers have not run here, and why.
+
+    The event itself is stored and relayed like any other, so its origin's
+    sequence stays gapless; only its effect at this node waits. A row with
+    ``blocked_by`` set waits behind an earlier event of the same origin and
+    case (``"origin#seq"``), so that one case's events apply in order. A
+    resolved row is kept as the record of what was decided.
+    """
+
+    __tablename__ = "sync_quarantine"
+    __table_args__ = (
+        Index("ix_sync_quarantine_resolved_at_origin", "resolved_at", "origin"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("sync_event.id"), unique=True)
+    # The event's origin and sequence, copied for listing and ordering.
+    origin: Mapped[str] = mapped_column(String(12))
+    seq: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    # True when the handlers may succeed later on their own, for example once
+    # a catalog release arrives; the scheduled job retries only those.
+    transient: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked_by: Mapped[str | None] = mapped_column(String(40))
+    quarantined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolution: Mapped[str | None] = mapped_column(String(12))
+    # None when the scheduled job resolved it.
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    # The applicant's data of an event addressed to this node, kept until the
+    # event is resolved: the event's own copy is erased once the parent holds it.
+    personal: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

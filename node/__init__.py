@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from common.config import NodeConfig, load_config
 from common.context import NodeContext, register
@@ -13,6 +14,13 @@ from node.api import Api
 from node.errors import register_error_handlers
 
 logger = logging.getLogger(__name__)
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
 
 # Largest request body accepted, in bytes; a full upward batch of 5,000
 # events of about 1 KB stays well below it.
@@ -30,6 +38,9 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         context.migrate()
 
     app = Flask(__name__)
+    # Ids in paths fit the database's integers; a larger number matches no
+    # route (404) instead of overflowing the query.
+    app.url_map.converters["int"] = BoundedIntegerConverter
     app.config.update(
         SECRET_KEY=config.secret_key,
         # Browsers share cookies across ports, and several nodes may run on
@@ -49,12 +60,17 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
     from hub import views as hub_views
     from node import (
         access,
+        assessment_views,
         auth,
         calendar_views,
         case_pages,
         catalog,
         clock_views,
+        evaluation_views,
+        hotline_views,
         pages,
+        quarantine_views,
+        staffing_views,
         sync_views,
         ticket_views,
         users,
@@ -68,6 +84,7 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         case_views.applications,
         case_views.cases,
         sync_views.blp,
+        quarantine_views.api,
         hub_views.blp,
         users.api,
         clock_views.blp,
@@ -75,6 +92,10 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         ticket_views.api,
         windows.api,
         worklists.api,
+        staffing_views.api,
+        assessment_views.api,
+        evaluation_views.api,
+        hotline_views.api,
     ):
         api.register_blueprint(blueprint)
     for page_blueprint in (
@@ -85,6 +106,11 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         ticket_views.pages,
         windows.pages,
         worklists.pages,
+        staffing_views.pages,
+        assessment_views.pages,
+        quarantine_views.pages,
+        evaluation_views.pages,
+        hotline_views.pages,
     ):
         app.register_blueprint(page_blueprint)
     app.before_request(access.check_access)
@@ -100,6 +126,7 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
             "node_name": context.division.name,
             "node_tier_label": context.tier.label,
             "current_user": auth.current_user(),
+            "holds": lambda *roles: auth.has_role(auth.current_user(), *roles),
             "csrf_token": auth.csrf_token,
             "csrf_field": auth.CSRF_FIELD,
         }

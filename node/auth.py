@@ -30,6 +30,7 @@ from common.models import ApiToken, Role, ServiceWindow, User
 F = TypeVar("F", bound=Callable[..., Any])
 
 CSRF_FIELD = "csrf_token"
+SESSION_TOKEN = "session_token"
 USERNAME = re.compile(r"[a-z][a-z0-9_.-]{1,39}")
 MIN_PASSWORD_LENGTH = 8
 # A password hash is computed even for unknown users, so that a wrong
@@ -180,9 +181,11 @@ def _load_user() -> User | None:
             # usable by another site's page to call it.
             return None
         else:
-            user_id = flask.session.get("user_id")
-            user = session.get(User, user_id) if user_id is not None else None
-            if user is None or not user.active:
+            # The cookie carries a token that sign-out revokes, so a copy of
+            # the cookie kept after sign-out no longer signs anyone in.
+            token = flask.session.get(SESSION_TOKEN)
+            user = user_of_token(session, token) if token else None
+            if user is None:
                 return None
         session.expunge(user)
         return user
@@ -253,11 +256,15 @@ def check_csrf_token() -> None:
         )
 
 
-def sign_in(user: User) -> None:
+def sign_in(session: Session, user: User) -> None:
+    """Start a page session for ``user``, backed by a token that sign-out revokes."""
     flask.session.clear()
-    flask.session["user_id"] = user.id
+    flask.session[SESSION_TOKEN] = issue_api_token(session, user, "page session")
     csrf_token()
 
 
-def sign_out() -> None:
+def sign_out(session: Session) -> None:
+    token = flask.session.get(SESSION_TOKEN)
+    if token:
+        revoke_api_token(session, token)
     flask.session.clear()

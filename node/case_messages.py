@@ -24,6 +24,7 @@ STEP_STATUS_LABELS = {
 
 EVENT_LABELS = {
     "case.received": "收件",
+    "case.materials_checked": "审查中复核材料",
     "case.supplement_notice": "开具一次性告知书，停止计时",
     "case.supplement_received": "补正材料已收到，恢复计时",
     "case.accepted": "受理",
@@ -107,9 +108,16 @@ def _step_finished(p: Mapping[str, Any]) -> str:
     return f"第 {p['position'] + 1} 环节{outcome}{late}"
 
 
+ITEM_LABELS = {"case": "办件", "step": "环节", "opinion": "联审意见"}
+
+
 def _light_changed(p: Mapping[str, Any]) -> str:
-    subject = f"（{p['subject']}）" if p.get("subject") else ""
-    return f"{p['item']}{subject}：{Light(p['light']).label}"
+    subject = p.get("subject")
+    if p["item"] == "step" and subject not in (None, ""):
+        subject = f"第 {int(subject) + 1} 环节"
+    item = ITEM_LABELS.get(p["item"], p["item"])
+    named = f"（{subject}）" if subject else ""
+    return f"{item}{named}：{Light(p['light']).label}"
 
 
 EVENT_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {

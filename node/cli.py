@@ -111,16 +111,23 @@ def run_ticker(context: NodeContext, stop: threading.Event) -> None:
     """Enqueue a sync round every ``sync_interval`` seconds until ``stop`` is set.
 
     A supervision sweep goes with the first round of each date and then at
-    most once a minute (see ``node.supervision.SweepSchedule``).
+    most once a minute (see ``node.supervision.SweepSchedule``); the staffing
+    gaps of the days before are recorded on the first round of each date.
     """
+    from common.clock import today
+    from node.staffing import record_staffing_gaps
     from node.supervision import SweepSchedule
     from sync.jobs import enqueue_once, sync_round
 
     sweeps = SweepSchedule(context)
+    gaps_recorded_on = None
     while not stop.wait(context.config.sync_interval):
         try:
             enqueue_once(context, sync_round)
             sweeps.enqueue_if_due()
+            if today() != gaps_recorded_on:
+                enqueue_once(context, record_staffing_gaps)
+                gaps_recorded_on = today()
         except RedisError as exc:
             logger.warning(
                 "Node %s: cannot schedule a sync round: %s", context.code, exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from common import clock
 from common.context import CLOCK_OFFSET_SETTING
@@ -28,11 +28,24 @@ class ClockSchema(Schema):
     offset_seconds = fields.Float()
 
 
+# The clock may be set inside the years the working-day calendar can count.
+EARLIEST = dt.datetime(2004, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
 class ClockInSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    now = fields.AwareDateTime(required=True)
+    now = fields.AwareDateTime(
+        required=True,
+        validate=validate.Range(
+            min=EARLIEST,
+            max=LATEST,
+            max_inclusive=False,
+            error="set a time from 2004 to 2099",
+        ),
+    )
 
 
 def clock_view() -> dict[str, Any]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from common import clock
 from common.calendar import WorkingCalendar, load_calendar
 from common.context import NodeContext
-from common.errors import Conflict, NotFound
+from common.errors import Conflict, Forbidden, NotFound
 from common.models import (
     AccountabilityRecord,
     Breach,
@@ -562,6 +562,12 @@ def decide_record(
     final.
     """
     record = get_record(session, record_id)
+    if record.user_id is not None and record.user_id == supervisor_id:
+        raise Forbidden(
+            f"accountability record {record_id} names you; another supervisor "
+            "must decide it",
+            {"record_id": record_id},
+        )
     if record.decision is not None:
         raise Conflict(
             f"accountability record {record_id} was decided already "

@@ -12,6 +12,7 @@ from common.catalog import current_release_number
 from common.context import NodeContext
 from common.models import Event, Link, OriginState
 from sync.push import pending_origins
+from sync.quarantine import open_count
 
 
 def queue_health(context: NodeContext) -> str:
@@ -66,5 +67,7 @@ def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
         "release": current_release_number(session),
         "own_events": own.held_seq if own else 0,
         "unacknowledged": unacked,
+        # Received events held unapplied here (see /sync-status/quarantine).
+        "quarantined": open_count(session),
         "links": links,
     }

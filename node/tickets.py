@@ -268,6 +268,17 @@ def check_case_link(session: Session, ticket: QueueTicket, case_id: str) -> None
     if known is None:
         reason = f"no case or application {case_id} at this center"
         raise InvalidInput(reason, {"fields": {"case_id": [reason]}})
+    if isinstance(known, Case) and known.intake_by != ticket.clerk_id:
+        reason = f"case {case_id} was taken in by another clerk, not at this ticket"
+        raise InvalidInput(reason, {"fields": {"case_id": [reason]}})
+    taken = session.scalar(
+        select(QueueTicket.number).where(
+            QueueTicket.case_id == case_id, QueueTicket.id != ticket.id
+        )
+    )
+    if taken is not None:
+        reason = f"case {case_id} belongs to ticket {taken} already"
+        raise InvalidInput(reason, {"fields": {"case_id": [reason]}})
 
 
 def close_ticket(

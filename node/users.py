@@ -107,6 +107,7 @@ def login() -> Response | str | tuple[str, int]:
     with current_node().db.transaction() as session:
         user = auth.check_password(session, username, password)
         if user is not None:
+            auth.sign_in(session, user)
             session.expunge(user)
     if user is None:
         return (
@@ -118,12 +119,12 @@ def login() -> Response | str | tuple[str, int]:
             ),
             401,
         )
-    auth.sign_in(user)
     flash(f"欢迎，{user.display_name}。")
     return redirect(safe_next(next_page))
 
 
 @pages.route("/logout", methods=["POST"])
 def logout() -> Response:
-    auth.sign_out()
+    with current_node().db.transaction() as session:
+        auth.sign_out(session)
     return redirect(url_for("pages.home"))

@@ -82,10 +82,16 @@ def urgency(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def clerk_worklist(session: Session, user: User) -> list[dict[str, Any]]:
-    """List the open cases of the clerk's department or taken in by the clerk."""
+    """List the open cases of the clerk's department or taken in by the clerk.
+
+    A clerk without a department works for every department of the center
+    and sees every open case.
+    """
     mine = [Case.intake_by == user.id]
     if user.department:
         mine.append(Case.department == user.department)
+    else:
+        mine.append(Case.id.is_not(None))
     active_step = and_(CaseStep.case_id == Case.id, CaseStep.status == "active")
     query = (
         select(Case, CaseStep)
@@ -152,6 +158,10 @@ def watched_row(
     }
 
 
+# Passed as ``department`` for an approver who acts for every department.
+EVERY_DEPARTMENT = "*"
+
+
 def watched_items(
     session: Session, *, department: str | None = None, lights: tuple[Light, ...] = ()
 ) -> list[dict[str, Any]]:
@@ -169,10 +179,9 @@ def watched_items(
     )
     found: list[tuple[str, Any, Case]] = []
     if department is not None:
-        steps = steps.where(
-            CaseStep.role == Role.DEPARTMENT_APPROVER.value,
-            CaseStep.department == department,
-        )
+        steps = steps.where(CaseStep.role == Role.DEPARTMENT_APPROVER.value)
+    if department not in (None, EVERY_DEPARTMENT):
+        steps = steps.where(CaseStep.department == department)
         opinions = opinions.where(JointOpinion.department == department)
     if lights:
         values = [light.value for light in lights]
@@ -190,10 +199,12 @@ def watched_items(
 
 
 def department_worklist(session: Session, user: User) -> list[dict[str, Any]]:
-    """List the active steps and pending opinions of the approver's department."""
-    if not user.department:
-        return []
-    return watched_items(session, department=user.department)
+    """List the active steps and pending opinions of the approver's department.
+
+    An approver without a department acts for every department of the
+    center, so every department's steps and opinions are listed.
+    """
+    return watched_items(session, department=user.department or EVERY_DEPARTMENT)
 
 
 def supervisor_worklist(session: Session) -> dict[str, Any]:
@@ -388,7 +399,7 @@ def render_supervision(errors: dict[str, Any], form: dict[str, str] | None) -> s
 
 
 @pages.get("/supervision/records/<int:record_id>")
-@roles_required(Role.SUPERVISOR)
+@roles_required(Role.SUPERVISOR, Role.CENTER_ADMIN)
 def record_page(record_id: int) -> str:
     """Show one accountability record with its decision form while it is open."""
     return render_record(record_id, {}, {})

@@ -2,6 +2,8 @@
 
 Events are stored once per (origin, seq) by a unique constraint, and a
 resent event is skipped after its signature is compared with the stored one.
+An event that is stored but cannot be acted on is quarantined (see
+``sync.quarantine``) instead of failing the batch.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from common.errors import Conflict, Forbidden, InvalidInput, SequenceGap
 from common.keys import event_text, personal_text, verify
 from common.models import Event, NodeKey, utcnow
 from common.schemas.events import event_errors
-from sync.dispatch import dispatch
+from sync.quarantine import apply_received
 from sync.state import lock_origin, touch_link
 
 logger = logging.getLogger(__name__)
+
+# Event fields outside the payload whose errors reject the whole batch. An
+# event with any other error is stored and quarantined, once its origin's
+# signature over it is checked.
+ENVELOPE_FIELDS = frozenset({"destination"})
 
 
 def check_child(context: NodeContext, sender: str) -> None:
@@ -78,19 +85,29 @@ def group_runs(
     return runs
 
 
-def check_event_contents(context: NodeContext, events: list[dict[str, Any]]) -> None:
-    """Raise ``InvalidInput`` naming the event and field of the first bad event."""
+def check_event_contents(
+    context: NodeContext, events: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Return the errors of each event whose payload is invalid, by sequence.
+
+    Raises ``InvalidInput`` naming the event and field of the first event
+    whose envelope is invalid, for example an unknown destination.
+    """
+    invalid = {}
     for event in events:
         errors = event_errors(event)
         destination = event["destination"]
         if destination is not None and destination not in context.divisions:
             errors["destination"] = [f"{destination} is not a Zhangzhou division code"]
-        if errors:
+        if ENVELOPE_FIELDS.intersection(errors):
             where = f"{event['origin']}#{event['seq']}"
             raise InvalidInput(
                 f"event {where} ({event['kind']}) is invalid; fix it at its origin",
                 {"fields": {f"events.{where}": errors}},
             )
+        if errors:
+            invalid[event["seq"]] = errors
+    return invalid
 
 
 class EventDiverged(Conflict):
@@ -125,7 +142,11 @@ def check_duplicates(
 
 
 def events_to_prove(
-    context: NodeContext, sender: str, origin: str, events: list[dict[str, Any]]
+    context: NodeContext,
+    sender: str,
+    origin: str,
+    events: list[dict[str, Any]],
+    invalid: dict[int, dict[str, Any]],
 ) -> list[dict[str, Any]]:
     """Return the events whose origin signature this node must check.
 
@@ -133,12 +154,17 @@ def events_to_prove(
     events it relays, the hub checks all, and any other node those it acts
     on; a relay passes the rest on unchecked, because checking costs about
     0.1 ms an event and the hub rejects a forged one with its origin named.
+    An event with an ``invalid`` payload is always checked, because it is
+    quarantined instead of rejected only when its origin signed it.
     """
-    if origin == sender:
-        return []
-    if context.is_hub:
+    if context.is_hub and origin != sender:
         return events
-    return [e for e in events if e["destination"] == context.code]
+    return [
+        e
+        for e in events
+        if e["seq"] in invalid
+        or (origin != sender and e["destination"] == context.code)
+    ]
 
 
 def check_origin_signatures(
@@ -190,7 +216,9 @@ def apply_run(
 
     Runs in the caller's transaction. Events at or below the held sequence
     are skipped; a run that starts above ``held + 1`` raises ``SequenceGap``
-    naming the expected sequence, and nothing of it is stored.
+    naming the expected sequence, and nothing of it is stored. Every new
+    event is stored and counts in ``held``, including one whose payload is
+    invalid or whose handlers fail: that one is quarantined.
     """
     state = lock_origin(session, origin)
     expected = state.held_seq + 1
@@ -199,17 +227,16 @@ def apply_run(
 
     check_duplicates(session, origin, [e for e in run if e["seq"] < expected])
     fresh = [dict(e, received_at=utcnow()) for e in run if e["seq"] >= expected]
-    check_event_contents(context, fresh)
+    invalid = check_event_contents(context, fresh)
     check_origin_signatures(
-        session, origin, events_to_prove(context, sender, origin, fresh)
+        session, origin, events_to_prove(context, sender, origin, fresh, invalid)
     )
     if fresh:
         # A Core insert of the table, not the ORM's bulk insert: it is the
         # hot path of every batch.
         session.execute(Event.__table__.insert(), fresh)
         state.held_seq = fresh[-1]["seq"]
-        for event in fresh:
-            dispatch(context, session, event)
+        apply_received(context, session, origin, fresh, invalid)
     return state.held_seq, len(fresh)
 
 

@@ -20,6 +20,7 @@ from common.models import Link
 from common.schemas.sync import AckSchema, FeedPageSchema
 from sync.feed import apply_feed_page, feed_cursors
 from sync.push import collect_batch, collect_heads, record_ack
+from sync.quarantine import enqueue_retry
 from sync.releases import store_release
 from sync.state import touch_link
 from sync.transport import ParentClient, SyncRefused
@@ -235,6 +236,7 @@ def sync_round(code: str) -> None:
     this node's last contact current up the tree.
     """
     context = start_job(code, sync_round)
+    enqueue_retry(context)
     if context.parent_code is None:
         return
     from sync.calendars import pull_calendars  # that module imports this one

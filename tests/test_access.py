@@ -86,11 +86,18 @@ def send(
                 user = session.get(User, users[subject])
                 headers["Authorization"] = f"Bearer {issue_api_token(session, user)}"
         return client.open(path, method=method, json={}, headers=headers)
+    session_token = None
+    if subject != ANONYMOUS:
+        with app.extensions["node"].db.transaction() as session:
+            from common.models import User
+
+            user = session.get(User, users[subject])
+            session_token = issue_api_token(session, user, "page session")
     with client.session_transaction() as browser:
         browser.clear()
         browser["csrf_token"] = CSRF
-        if subject != ANONYMOUS:
-            browser["user_id"] = users[subject]
+        if session_token is not None:
+            browser["session_token"] = session_token
     return client.open(path, method=method, data={"csrf_token": CSRF}, headers=headers)
 
 

@@ -344,10 +344,18 @@ def test_2027_deadline_exact_with_release(federation: Federation) -> None:
 def test_release_replaces_package_year(federation: Federation) -> None:
     # A made-up 2026 release without Spring Festival: Mon 2026-02-16 is worked.
     city = federation.start(CITY)
-    publish_at(city, {"year": 2026, "holidays": ["2026-01-01"], "source": "测试"})
+    correction = {"year": 2026, "holidays": ["2026-01-01"], "source": "测试"}
+    publish_at(city, {**correction, "corrects_package": True})
     with city.context.db.transaction() as session:
         found = load_calendar(session).is_working_day(D(2026, 2, 16))
     assert found == (True, False)
+
+
+def test_package_year_needs_correction_flag(city: RunningNode) -> None:
+    body = {"year": 2026, "holidays": ["2026-01-05"], "source": "测试"}
+    response = city.post("/api/calendars", json=body)
+    assert response.status_code == 400
+    assert "year" in response.json()["error"]["details"]["fields"]
 
 
 # --- through the federation -----------------------------------------------------

@@ -311,7 +311,7 @@ def test_joint_case_through_minutes(county: RunningNode) -> None:
     case_id = joint_case(Browser(county, user="clerk"))
     lead = Browser(county, user="builder")
     staff = Browser(county)
-    inspection = submit(lead, case_id, "joint/inspection", {"on": "2026-11-03"})
+    inspection = submit(lead, case_id, "joint/inspection", {"on": "2026-11-02"})
     for department in JOINT_DEPARTMENTS:
         opinion = submit(staff, case_id, "joint/opinions", opinion_form(department))
         assert opinion.status_code == 303, department

@@ -128,7 +128,9 @@ def test_second_notice_needs_reason(county: RunningNode) -> None:
     case_id = file_case(county, "ZZ-GH-001")
     act(county, case_id, "intake", materials=PLANNING_MATERIALS[:1])
     act(county, case_id, "supplement-notices")
-    act(county, case_id, "supplement", materials=PLANNING_MATERIALS[1:2])
+    act(county, case_id, "supplement", materials=PLANNING_MATERIALS[1:])
+    # The design that arrived proves incomplete: a second notice is needed.
+    act(county, case_id, "intake", materials=PLANNING_MATERIALS[:2])
     response = act(county, case_id, "supplement-notices")
     assert response.status_code == 400
     assert "reason" in response.json()["error"]["details"]["fields"]
@@ -138,7 +140,8 @@ def test_second_notice_opens_one_record(county: RunningNode) -> None:
     case_id = file_case(county, "ZZ-GH-001")
     act(county, case_id, "intake", materials=PLANNING_MATERIALS[:1])
     act(county, case_id, "supplement-notices")
-    act(county, case_id, "supplement", materials=PLANNING_MATERIALS[1:2])
+    act(county, case_id, "supplement", materials=PLANNING_MATERIALS[1:])
+    act(county, case_id, "intake", materials=PLANNING_MATERIALS[:2])
     response = act(county, case_id, "supplement-notices", reason="设计方案页数不全")
     assert response.status_code == 201
     with county.context.db.transaction() as session:
@@ -153,7 +156,7 @@ def test_clock_stops_during_supplement(county: RunningNode) -> None:
     # A reviewer finds the design incomplete on Wednesday 11-04 ...
     clock.set_now(at("2026-11-04"))
     act(county, case_id, "intake", materials=PLANNING_MATERIALS[:2])
-    act(county, case_id, "supplement-notices")
+    act(county, case_id, "supplement-notices", reason="审查发现设计方案缺页")
     assert case_of(county, case_id)["light"] == "paused"
     # ... and it arrives Monday 11-09: Thursday, Friday and Monday did not count.
     clock.set_now(at("2026-11-09"))
@@ -350,7 +353,7 @@ def test_joint_minutes_need_meeting(county: RunningNode, joint_case: str) -> Non
 def test_joint_case_completes_with_minutes(
     county: RunningNode, joint_case: str
 ) -> None:
-    act(county, joint_case, "joint/inspection", on="2026-11-03", note="现场踏勘")
+    act(county, joint_case, "joint/inspection", on="2026-11-02", note="现场踏勘")
     give_all_opinions(county, joint_case)
     act(county, joint_case, "joint/meeting", on="2026-11-02", outcome="原则通过")
     response = act(county, joint_case, "joint/minutes", minutes="同意初步设计")
@@ -385,3 +388,28 @@ def test_joint_timeline_names_departments(county: RunningNode, joint_case: str) 
         if e["kind"] == "joint.opinion_given"
     ]
     assert sorted(given) == sorted(JOINT_DEPARTMENTS)
+
+
+def test_notice_after_acceptance_needs_reason(county: RunningNode) -> None:
+    case_id = accepted_case(county, "ZZ-GH-001", PLANNING_MATERIALS)
+    act(county, case_id, "intake", materials=PLANNING_MATERIALS[:2])
+    response = act(county, case_id, "supplement-notices")
+    assert response.status_code == 400
+    assert case_of(county, case_id)["light"] != "paused"
+
+
+def test_empty_supplement_keeps_notice_open(county: RunningNode) -> None:
+    case_id = file_case(county, "ZZ-GH-001")
+    act(county, case_id, "intake", materials=PLANNING_MATERIALS[:1])
+    act(county, case_id, "supplement-notices")
+    response = act(county, case_id, "supplement", materials=[])
+    assert response.status_code == 400
+    assert case_of(county, case_id)["notices"][0]["resolved_at"] is None
+
+
+def test_partial_supplement_keeps_clock_stopped(county: RunningNode) -> None:
+    case_id = file_case(county, "ZZ-GH-001")
+    act(county, case_id, "intake", materials=PLANNING_MATERIALS[:1])
+    act(county, case_id, "supplement-notices")
+    act(county, case_id, "supplement", materials=PLANNING_MATERIALS[1:2])
+    assert case_of(county, case_id)["notices"][0]["resolved_at"] is None

@@ -100,7 +100,7 @@ def test_every_handling_event_reaches_hub(branch: Federation) -> None:
     post(county, f"/api/cases/{joint_id}/intake", materials=JOINT)
     post(county, f"/api/cases/{joint_id}/accept")
     path = f"/api/cases/{joint_id}/joint"
-    post(county, f"{path}/inspection", on="2026-10-13", note="联合踏勘")
+    post(county, f"{path}/inspection", on="2026-10-12", note="联合踏勘")
     for opinion in county.get(f"/api/cases/{joint_id}").json()["joint_review"][
         "opinions"
     ]:
@@ -132,3 +132,17 @@ def test_hub_counts_notice_and_record(branch: Federation) -> None:
         assert case is not None
         counts = (case.supplement_notices, case.overdue, case.accountability_records)
     assert counts == (1, True, 1)
+
+
+def test_notice_without_counts_reaches_hub(branch: Federation) -> None:
+    # 收入证明 has no set number of copies: its counts travel as null.
+    county = branch.nodes[COUNTY]
+    body = application("ZZ-MZ-001", materials=["个人申请书"])
+    case_id = post(county, "/api/applications", **body)["id"]
+    post(county, f"/api/cases/{case_id}/supplement-notices")
+    branch.sync()
+    with branch.nodes[CITY].context.db.transaction() as session:
+        kinds = set(
+            session.scalars(select(Event.kind).where(Event.case_id == case_id))
+        )
+    assert "case.supplement_notice" in kinds

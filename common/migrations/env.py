@@ -3,7 +3,9 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import common.models  # noqa: F401  (registers the tables)
+import common.assessment_models  # noqa: F401  (registers the tables)
+import common.evaluation_models  # noqa: F401
+import common.models  # noqa: F401
 import hub.models  # noqa: F401
 from common.db import Base
 

@@ -15,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from common.calendar import STATUTORY
 from common.schemas.sync import MAX_SEQUENCE
 
 FIRST_YEAR = 2000
@@ -51,6 +52,11 @@ def _date_list() -> fields.List:
     )
 
 
+def covered_by_package(year: int) -> bool:
+    """Tell whether the installed chinesecalendar package holds ``year``'s holidays."""
+    return STATUTORY.covers(year)
+
+
 class CalendarContentSchema(Schema):
     """One year's holidays and make-up working days, as published by the city.
 
@@ -75,6 +81,9 @@ class CalendarContentSchema(Schema):
     # Where the dates come from, for example the State Council notice. A
     # calendar made up for testing states that here.
     source = fields.String(load_default="", validate=validate.Length(max=500))
+    # Set to replace the chinesecalendar package's data for a year it covers,
+    # for a correction; the source must then say where the dates come from.
+    corrects_package = fields.Boolean(load_default=False)
 
     @validates_schema
     def check_dates(self, data: dict[str, Any], **_: Any) -> None:
@@ -101,6 +110,15 @@ class CalendarContentSchema(Schema):
                 "a make-up working day must be a Saturday or a Sunday, not "
                 + ", ".join(weekdays)
             )
+        if covered_by_package(year) and not data["corrects_package"]:
+            problems.setdefault("year", []).append(
+                f"the chinesecalendar package covers {year}; to correct its dates, "
+                "set corrects_package to true and name the notice in source"
+            )
+        if data["corrects_package"] and not data["source"].strip():
+            problems.setdefault("source", []).append(
+                "a correction of the package's dates names its source"
+            )
         if problems:
             raise ValidationError(problems)
 
@@ -111,6 +129,7 @@ class CalendarContentSchema(Schema):
             "holidays": sorted({d.isoformat() for d in data["holidays"]}),
             "workdays": sorted({d.isoformat() for d in data["workdays"]}),
             "source": data["source"].strip(),
+            **({"corrects_package": True} if data["corrects_package"] else {}),
         }
 
 

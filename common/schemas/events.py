@@ -95,7 +95,7 @@ class CaseCompletedSchema(EventPayloadSchema):
     handover = fields.String(validate=validate.OneOf(["window", "post", "filing_node"]))
 
 
-MISSING_MATERIAL = fields.Dict(keys=fields.String(), values=fields.Raw())
+MISSING_MATERIAL = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
 TEXT = validate.Length(max=2000)
 DEPARTMENT = validate.Length(min=1, max=100)
 
@@ -118,6 +118,10 @@ class SupplementReceivedSchema(EventPayloadSchema):
     still_missing = fields.List(MISSING_MATERIAL, required=True)
     deadline = fields.Date()
     deadline_provisional = fields.Boolean()
+
+
+class MaterialsCheckedSchema(EventPayloadSchema):
+    materials = fields.List(MISSING_MATERIAL, required=True)
 
 
 class DeadlineChangedSchema(EventPayloadSchema):
@@ -185,6 +189,7 @@ PAYLOAD_SCHEMAS: dict[str, Schema] = {
     "case.supplement_notice": SupplementNoticeSchema(),
     "case.supplement_received": SupplementReceivedSchema(),
     "case.deadline_changed": DeadlineChangedSchema(),
+    "case.materials_checked": MaterialsCheckedSchema(),
     "case.step_started": StepStartedSchema(),
     "case.step_finished": StepFinishedSchema(),
     "joint.opened": JointOpenedSchema(),
@@ -335,5 +340,143 @@ PAYLOAD_SCHEMAS.update(
         "case.light_changed": LightChangedSchema(),
         "accountability.opened": AccountabilityOpenedSchema(),
         "accountability.decided": AccountabilityDecidedSchema(),
+    }
+)
+
+
+# --- evaluations and the 96123 hotline -------------------------------------------
+# Written at the handling node (evaluations) or the city (hotline). None of
+# them carries personal data.
+
+EVALUATION_LEVELS = validate.OneOf(
+    [
+        "very_satisfied",
+        "satisfied",
+        "basically_satisfied",
+        "dissatisfied",
+        "very_dissatisfied",
+    ]
+)
+
+
+class EvaluationRecordedSchema(EventPayloadSchema):
+    level = fields.String(required=True, validate=EVALUATION_LEVELS)
+    bad = fields.Boolean(required=True)
+    channel = fields.String(
+        required=True, validate=validate.OneOf(["device", "web", "hotline", "slip"])
+    )
+    department = fields.String(required=True, validate=validate.Length(max=100))
+    window = fields.String(required=True, allow_none=True, validate=SUBJECT)
+    rated_at = fields.AwareDateTime(required=True)
+
+
+class EvaluationFollowUpSchema(EventPayloadSchema):
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(["opened", "verified", "rectified", "excluded"]),
+    )
+    department = fields.String(required=True, validate=validate.Length(max=100))
+    window = fields.String(required=True, allow_none=True, validate=SUBJECT)
+    # The rectification deadline.
+    deadline = fields.Date(required=True)
+    # Set by the call-back, the rectification and the exclusion, in that order.
+    verified = fields.Boolean(required=True, allow_none=True)
+    on_time = fields.Boolean(required=True, allow_none=True)
+    exclusion_reason = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(["mistaken", "malicious"]),
+    )
+    at = fields.AwareDateTime(required=True)
+
+
+class ComplaintVerifiedSchema(Schema):
+    """A hotline complaint found true, in an event that belongs to no case."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    ticket = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    department = fields.String(required=True, validate=DEPARTMENT)
+    # Read under another attribute name for the reason given at TicketFinishedSchema.
+    complaint_case_id = fields.String(
+        data_key="case_id", required=True, allow_none=True, validate=CASE_ID
+    )
+    handler = fields.String(required=True, validate=DIVISION_CODE)
+    verified_at = fields.AwareDateTime(required=True)
+
+
+PAYLOAD_SCHEMAS.update(
+    {
+        "evaluation.recorded": EvaluationRecordedSchema(),
+        "evaluation.follow_up": EvaluationFollowUpSchema(),
+        "hotline.complaint_verified": ComplaintVerifiedSchema(),
+    }
+)
+
+
+# --- window staffing and assessment ----------------------------------------------
+# These events belong to no case: like ticket events they are emitted with
+# case_id None, so their schemas do not extend EventPayloadSchema.
+
+WINDOW_NAME = validate.Length(min=1, max=40)
+DEPARTMENT_NAME = validate.Length(min=1, max=100)
+ROW_ID = validate.Range(min=1)
+
+
+class StaffingEventSchema(Schema):
+    """Payload of a staffing event: one clerk at one window on one day."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    window_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
+    window = fields.String(required=True, validate=WINDOW_NAME)
+    department = fields.String(required=True, validate=DEPARTMENT_NAME)
+    user_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
+    day = fields.Date(required=True)
+
+
+class StaffingShiftSchema(StaffingEventSchema):
+    signed_in_at = fields.AwareDateTime(required=True)
+    # None while the clerk is still signed in.
+    signed_out_at = fields.AwareDateTime(required=True, allow_none=True)
+
+
+class StaffingGapSchema(StaffingEventSchema):
+    gap_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
+    # At most a whole day.
+    minutes_missing = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=1440)
+    )
+
+
+class AssessmentMonthSchema(Schema):
+    """Payload of a window's score of one month, sent when it changes."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    month = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$")
+    )
+    window_id = fields.Integer(required=True, strict=True, validate=ROW_ID)
+    window = fields.String(required=True, validate=WINDOW_NAME)
+    department = fields.String(required=True, validate=DEPARTMENT_NAME)
+    full_marks = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=1000)
+    )
+    score = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=1000)
+    )
+    red_flag = fields.Boolean(required=True)
+
+
+PAYLOAD_SCHEMAS.update(
+    {
+        "staffing.signed_in": StaffingShiftSchema(),
+        "staffing.signed_out": StaffingShiftSchema(),
+        "staffing.gap": StaffingGapSchema(),
+        "assessment.month": AssessmentMonthSchema(),
     }
 )

@@ -26,6 +26,7 @@ from common.models import Breach, Case, CaseStatus, Matter, SupplementNotice, Us
 from node import supervision
 from node.cases.deadlines import case_deadline, postpone_running
 from node.cases.service import announce, get_case, require_status
+from sync.outbox import emit
 
 # Working days after intake within which a supplement notice must be issued.
 NOTICE_PERIOD_WORKING_DAYS = 5
@@ -107,6 +108,15 @@ def record_intake(
     case.materials_checked = handed_in
     if clerk is not None and case.intake_by is None:
         case.intake_by = clerk.id
+    if case.status == CaseStatus.ACCEPTED:
+        # A check during review goes on the record: it may lead to a notice.
+        emit(
+            context,
+            session,
+            "case.materials_checked",
+            {"case_id": case.id, "materials": handed_in},
+            case_id=case.id,
+        )
     return case
 
 
@@ -147,6 +157,9 @@ def issue_supplement_notice(
     number = case.supplement_notices + 1
     if number > 1 and not (reason and reason.strip()):
         message = "a second supplement notice needs the reason why the first missed it"
+        raise InvalidInput(message, {"fields": {"reason": [message]}})
+    if case.status == CaseStatus.ACCEPTED and not (reason and reason.strip()):
+        message = "a notice after acceptance needs the defect that the review found"
         raise InvalidInput(message, {"fields": {"reason": [message]}})
 
     notice = SupplementNotice(
@@ -194,10 +207,12 @@ def receive_supplement(
     handed_in: list[dict[str, Any]],
     clerk: User | None,
 ) -> Case:
-    """Record the materials that arrived for the open notice, and restart the clock.
+    """Record the materials that arrived for the open notice.
 
     ``handed_in`` lists what arrived now, which is added to what was handed
-    in before. The working days the notice stood open move the deadlines.
+    in before. Once nothing is missing, the notice closes and the clock
+    restarts: the working days the notice stood open move the deadlines.
+    Raises ``InvalidInput`` unless something the notice asks for arrived.
     """
     case = get_case(session, case_id)
     notice = open_notice(session, case)
@@ -207,6 +222,10 @@ def receive_supplement(
         )
     matter = get_matter(session, case.matter_code, case.release)
     check_handed_in(matter, handed_in)
+    asked = {item["name"] for item in notice.missing}
+    if not asked & {item["name"] for item in handed_in}:
+        message = f"list the materials that arrived; the notice asks for {'、'.join(sorted(asked))}"
+        raise InvalidInput(message, {"fields": {"materials": [message]}})
 
     merged = {item["name"]: item for item in handed_in_of(case)}
     for item in handed_in:
@@ -217,6 +236,10 @@ def receive_supplement(
             "copies": before.get("copies", 0) + item.get("copies", 0),
         }
     case.materials_checked = list(merged.values())
+    still_missing = missing_materials(matter, case.materials_checked)
+    if still_missing:
+        # Part of what the notice asks for came: the clock stays stopped.
+        return case
     calendar = load_calendar(session)
     paused = calendar.working_days_between(local_date(notice.issued_at), today())
     notice.resolved_at = utcnow()
@@ -228,7 +251,7 @@ def receive_supplement(
         "number": notice.number,
         "resolved_at": notice.resolved_at.isoformat(),
         "paused_working_days": paused,
-        "still_missing": missing_materials(matter, case.materials_checked),
+        "still_missing": still_missing,
     }
     if case.deadline is not None:
         payload["deadline"] = case.deadline.isoformat()
@@ -307,7 +330,8 @@ def _accept(
 
     calendar = load_calendar(session)
     case.release = matter.release
-    case.accepted_at = utcnow()
+    # A case deemed accepted counts as accepted from its intake.
+    case.accepted_at = case.received_at if deemed else utcnow()
     case.deemed_accepted = deemed
     if clerk is not None and case.intake_by is None:
         case.intake_by = clerk.id

@@ -135,6 +135,12 @@ def schedule_inspection(
     if on < today():
         message = f"the inspection day {on.isoformat()} has passed"
         raise InvalidInput(message, {"fields": {"on": [message]}})
+    if case.deadline is not None and on > case.deadline:
+        message = (
+            f"the inspection day {on.isoformat()} is after the case's deadline "
+            f"{case.deadline.isoformat()}"
+        )
+        raise InvalidInput(message, {"fields": {"on": [message]}})
     if review.meeting_on is not None:
         raise Conflict(
             f"the joint meeting of case {case.id} was held already",
@@ -228,6 +234,13 @@ def record_meeting(
     require_every_opinion(session, case)
     if on > today():
         message = f"the meeting day {on.isoformat()} is in the future"
+        raise InvalidInput(message, {"fields": {"on": [message]}})
+    earliest = max(accepted_on(case), review.inspection_on or accepted_on(case))
+    if on < earliest:
+        message = (
+            f"the meeting day {on.isoformat()} is before the acceptance or the "
+            f"inspection ({earliest.isoformat()})"
+        )
         raise InvalidInput(message, {"fields": {"on": [message]}})
 
     review.meeting_on = on

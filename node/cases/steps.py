@@ -186,13 +186,13 @@ def check_actor(step: CaseStep, user: User) -> None:
     """
     if step.role not in user.roles:
         raise Forbidden(
-            f"step {step.position + 1} ({step.name}) is done by the role "
+            f"step {step.position} ({step.name}) is done by the role "
             f"{step.role}; user {user.username} does not hold it",
             {"needed": [step.role], "held": user.roles},
         )
     if user.department and user.department != step.department:
         raise Forbidden(
-            f"step {step.position + 1} ({step.name}) belongs to {step.department}, "
+            f"step {step.position} ({step.name}) belongs to {step.department}, "
             f"not to {user.department}",
             {"department": step.department},
         )
@@ -324,7 +324,7 @@ def _close_last_step(
         _finish(context, session, case, last, "approved", user, "办结")
         return
     raise Conflict(
-        f"case {case.id} is at step {last.position + 1} ({last.name}); it can be "
+        f"case {case.id} is at step {last.position} ({last.name}); it can be "
         "completed once every step is approved",
         {"case_id": case.id, "position": last.position},
     )
