@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from typing import Any
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
+
+from hub.rollups import RollupFilter
 
 
 class FiguresSchema(Schema):
@@ -96,3 +107,107 @@ class HubCaseSchema(Schema):
     accountability_records = fields.Integer()
     # Number of case.received events the hub stores for the case, normally 1.
     copies = fields.Integer()
+
+
+# --- rollups -------------------------------------------------------------------
+
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month YYYY-MM")
+
+
+class RollupQuerySchema(Schema):
+    """Query of the rollup API and the CSV export. Every field is optional."""
+
+    by = fields.String(
+        load_default="county",
+        validate=validate.OneOf(
+            ["county", "tier", "department", "matter", "month", "handler"]
+        ),
+    )
+    # A county of the city, or the city's code for the cases it handles itself.
+    county = fields.String(
+        validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit county code")
+    )
+    handler = fields.String(
+        validate=validate.Regexp(
+            r"^\d{6}(\d{3}(\d{3})?)?$", error="must be a division code"
+        )
+    )
+    month_from = fields.String(validate=MONTH)
+    month_to = fields.String(validate=MONTH)
+
+    @validates_schema
+    def check_months(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("month_from"), data.get("month_to")
+        if start and end and start > end:
+            raise ValidationError("must not be before month_from", "month_to")
+
+    @post_load
+    def make_filter(self, data: dict[str, Any], **kwargs: Any) -> RollupFilter:
+        return RollupFilter(**data)
+
+
+class RollupFiguresSchema(Schema):
+    key = fields.String()
+    label = fields.String()
+    received = fields.Integer()
+    accepted = fields.Integer()
+    completed = fields.Integer()
+    rejected = fields.Integer()
+    on_time = fields.Integer()
+    immediate = fields.Integer()
+    joint = fields.Integer()
+    supplement_notices = fields.Integer()
+    warned = fields.Integer()
+    overdue = fields.Integer()
+    accountability_records = fields.Integer()
+    evaluations = fields.Integer()
+    bad_reviews = fields.Integer()
+    excluded_reviews = fields.Integer()
+    # Sums over completed cases, and the rates drawn from them (0 to 1).
+    working_days_used = fields.Integer()
+    promised_limit = fields.Integer()
+    limits_compared = fields.Integer()
+    compared_legal_limit = fields.Integer()
+    compared_promised_limit = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True)
+    average_working_days_used = fields.Float(allow_none=True)
+    average_promised_limit_working_days = fields.Float(allow_none=True)
+    compression_rate = fields.Float(allow_none=True)
+    bad_review_rate = fields.Float(allow_none=True)
+    # Query parameters of the next level down, or None at the bottom.
+    drill = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+
+
+class ServiceFiguresSchema(Schema):
+    key = fields.String()
+    label = fields.String()
+    tickets_called = fields.Integer()
+    waited_seconds = fields.Integer()
+    average_wait_minutes = fields.Float(allow_none=True)
+    staffing_gaps = fields.Integer()
+    gap_minutes = fields.Integer()
+
+
+class HotlineFiguresSchema(Schema):
+    kind = fields.String(attribute="key")
+    tickets = fields.Integer()
+    replied = fields.Integer()
+    reply_seconds = fields.Integer()
+    average_reply_hours = fields.Float(allow_none=True)
+
+
+class RollupFilterSchema(Schema):
+    by = fields.String()
+    county = fields.String(allow_none=True)
+    handler = fields.String(allow_none=True)
+    month_from = fields.String(allow_none=True)
+    month_to = fields.String(allow_none=True)
+
+
+class RollupReportSchema(Schema):
+    filter = fields.Nested(RollupFilterSchema)
+    rows = fields.List(fields.Nested(RollupFiguresSchema))
+    total = fields.Nested(RollupFiguresSchema)
+    months = fields.List(fields.Nested(RollupFiguresSchema))
+    service = fields.List(fields.Nested(ServiceFiguresSchema))
+    hotline = fields.List(fields.Nested(HotlineFiguresSchema))

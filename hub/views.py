@@ -5,18 +5,28 @@ Only the city node serves them. Every other node returns 404 Not Found.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint as FlaskBlueprint
-from flask import render_template
+from flask import Response, render_template, request
+from marshmallow import ValidationError
 
 from common.clock import CHINA
 from common.divisions import CITY_CODE, Tier
-from common.errors import NotFound
+from common.errors import InvalidInput, NotFound
 from common.models import Role
 from hub.metrics import CityMetrics, case_copies, city_metrics
-from hub.schemas import HubCaseSchema, MetricsSchema
+from hub.rollups import RollupFilter, RollupReport, csv_rows, rollup_report
+from hub.schemas import (
+    HubCaseSchema,
+    MetricsSchema,
+    RollupQuerySchema,
+    RollupReportSchema,
+)
 from node.api import Blueprint, current_node
 from node.auth import require_roles
 
@@ -88,6 +98,96 @@ def dashboard_helpers() -> dict[str, Any]:
     }
 
 
+def _rollups(selection: RollupFilter) -> RollupReport:
+    context = current_node()
+    with context.db.transaction() as session:
+        return rollup_report(context, session, selection)
+
+
+@blp.route("/rollups")
+@blp.arguments(RollupQuerySchema, location="query")
+@blp.response(200, RollupReportSchema)
+def rollups(selection: RollupFilter) -> RollupReport:
+    """Return case, queue and hotline figures from the rollups, grouped and filtered.
+
+    ``by`` groups the cases by county, tier, department, matter, month or
+    handling node. ``county`` (the city's own code for its own cases),
+    ``handler`` and the months ``month_from`` to ``month_to`` filter them.
+    """
+    return _rollups(selection)
+
+
+def _page_filter() -> RollupFilter:
+    """Load the page's query string, raising ``InvalidInput`` with the fields."""
+    try:
+        selection: RollupFilter = RollupQuerySchema().load(request.args.to_dict())
+    except ValidationError as error:
+        raise InvalidInput(
+            "invalid query: see the fields for each reason", {"fields": error.messages}
+        ) from error
+    return selection
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of an inline SVG chart, in chart units."""
+
+    label: str
+    value: int
+    x: float
+    height: float
+    # A second, narrower value drawn inside the bar (completed of received).
+    inner_height: float = 0.0
+
+
+CHART_HEIGHT = 120.0
+BAR_STEP = 36.0
+
+
+def bar_chart(items: list[tuple[str, int, int]]) -> list[Bar]:
+    """Scale (label, value, inner value) triples to bars of at most CHART_HEIGHT."""
+    highest = max((value for _, value, _ in items), default=0) or 1
+    return [
+        Bar(
+            label=label,
+            value=value,
+            x=index * BAR_STEP,
+            height=CHART_HEIGHT * value / highest,
+            inner_height=CHART_HEIGHT * inner / highest,
+        )
+        for index, (label, value, inner) in enumerate(items)
+    ]
+
+
 @pages.route("/hub")
 def dashboard() -> str:
-    return render_template("hub/dashboard.html", metrics=_metrics())
+    report = _rollups(_page_filter())
+    by_month = [(f.key, f.received, f.completed) for f in report.months]
+    by_group = [(f.label, f.received, f.completed) for f in report.rows]
+    return render_template(
+        "hub/dashboard.html",
+        metrics=_metrics(),
+        rollups=report,
+        month_bars=bar_chart(by_month),
+        group_bars=bar_chart(by_group),
+        chart_height=CHART_HEIGHT,
+        bar_step=BAR_STEP,
+    )
+
+
+@pages.route("/hub/export.csv")
+def export_csv() -> Response:
+    """Send the rollup table as CSV, with a byte order mark so that Excel reads UTF-8."""
+    report = _rollups(_page_filter())
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerows(csv_rows(report))
+    name = f"rollups-{report.filter.by}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )

@@ -92,6 +92,7 @@ ACCESS: Mapping[str, Mapping[str, Rule]] = {
     "quarantine.discard_event": {"POST": (ADMIN,)},
     "hub.metrics": {"GET": (SUPERVISOR, ADMIN)},
     "hub.hub_case": {"GET": (SUPERVISOR, ADMIN)},
+    "hub.rollups": {"GET": (SUPERVISOR, ADMIN)},
     # API: evaluations; applicants rate without a login, staff enter slips.
     "evaluations.rate_by_applicant": {"POST": PUBLIC},
     "evaluations.enter_rating": {"POST": (SUPERVISOR, ADMIN)},
@@ -172,6 +173,7 @@ ACCESS: Mapping[str, Mapping[str, Rule]] = {
     "hotline_pages.web_form_page": {"GET": PUBLIC},
     "hotline_pages.submit_web_form_page": {"POST": PUBLIC},
     "hub_pages.dashboard": {"GET": (SUPERVISOR, ADMIN)},
+    "hub_pages.export_csv": {"GET": (SUPERVISOR, ADMIN)},
     # Window staffing and the monthly window assessment.
     "staffing.sign_in": {"POST": (CLERK,)},
     "staffing.sign_out": {"POST": (CLERK,)},

@@ -539,6 +539,10 @@ def receive_supplement(case_id: str) -> Response | tuple[str, int]:
     def run(context: NodeContext, session: Session) -> str:
         handed_in = handed_in_form("supplement", standard_materials(session, case_id))
         case = intake.receive_supplement(context, session, case_id, handed_in, clerk)
+        if case.clock_stopped_at is not None:
+            return "已登记送达的补正材料；材料尚未补齐，继续停止计时。" + missing_text(
+                case, session
+            )
         return "补正材料已登记，恢复计时。" + missing_text(case, session)
 
     return perform("supplement", case_id, run, str)

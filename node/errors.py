@@ -24,6 +24,14 @@ from common.errors import AppError
 logger = logging.getLogger(__name__)
 
 
+# What a person reads on a page for errors that carry no message of ours.
+PAGE_MESSAGES = {
+    404: "没有这个页面：请检查网址，或从页面上的链接进入。",
+    405: "此地址不支持这种请求方式：请使用页面上的链接或按钮。",
+    500: "系统处理请求时出错，未做任何更改；请稍后重试，仍出错请联系中心管理员。",
+}
+
+
 def wants_json() -> bool:
     if request.path.startswith(("/api/", "/sync/")):
         return True
@@ -78,7 +86,10 @@ def handle_http_error(error: HTTPException) -> Response:
             {"limit": limit},
         )
     code = (error.name or "error").lower().replace(" ", "_")
-    return error_response(error.code or 500, code, error.description or error.name)
+    message = error.description or error.name
+    if not wants_json():
+        message = PAGE_MESSAGES.get(error.code or 500, message)
+    return error_response(error.code or 500, code, message)
 
 
 def webargs_error(messages: dict) -> Response:
@@ -113,11 +124,10 @@ def handle_database_unavailable(error: OperationalError) -> Response:
 
 def handle_unexpected(error: Exception) -> Response:
     logger.error("%s %s failed", request.method, request.path, exc_info=error)
-    return error_response(
-        500,
-        "internal_error",
-        "the node failed to handle the request; nothing was changed",
-    )
+    message = "the node failed to handle the request; nothing was changed"
+    if not wants_json():
+        message = PAGE_MESSAGES[500]
+    return error_response(500, "internal_error", message)
 
 
 def handle_redis_unavailable(error: RedisError) -> Response:

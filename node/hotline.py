@@ -29,6 +29,7 @@ from common.errors import Conflict, InvalidInput, NotFound
 from common.evaluation_models import HotlineKind, HotlineTicket
 from common.models import CaseStatus, User
 from hub.models import HubCase
+from hub.rollup_handlers import hotline_ticket_opened, hotline_ticket_replied
 from sync.outbox import emit
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ def create_ticket(
     )
     session.add(ticket)
     session.flush()
+    # The hotline lives at the city, which is the hub: its rollups count the
+    # ticket here, in the same transaction.
+    hotline_ticket_opened(context, session, ticket.kind, routed_to, created_at)
     logger.info(
         "Hotline ticket %s (%s) routed to node %s, department %s, due %s",
         ticket.id,
@@ -143,7 +147,11 @@ def get_ticket(session: Session, ticket_id: int) -> HotlineTicket:
 
 
 def close_ticket(
-    session: Session, ticket_id: int, data: dict[str, Any], operator: User
+    context: NodeContext,
+    session: Session,
+    ticket_id: int,
+    data: dict[str, Any],
+    operator: User,
 ) -> HotlineTicket:
     """Close a ticket with the reply given and the caller's rating of it."""
     ticket = get_ticket(session, ticket_id)
@@ -156,6 +164,14 @@ def close_ticket(
     ticket.caller_rating = data["caller_rating"]
     ticket.closed_at = utcnow()
     ticket.closed_by = operator.id
+    hotline_ticket_replied(
+        context,
+        session,
+        ticket.kind,
+        ticket.routed_to,
+        ticket.created_at,
+        ticket.closed_at,
+    )
     logger.info("Hotline ticket %s closed, overdue: %s", ticket.id, is_overdue(ticket))
     return ticket
 

@@ -107,7 +107,7 @@ def close(data: dict[str, Any], ticket_id: int) -> dict[str, Any]:
     operator = require_roles(*OPERATORS)
     with current_node().db.transaction() as session:
         return hotline.ticket_view(
-            hotline.close_ticket(session, ticket_id, data, operator)
+            hotline.close_ticket(current_node(), session, ticket_id, data, operator)
         )
 
 
@@ -196,7 +196,7 @@ def close_page(ticket_id: int) -> Response:
     try:
         data = HotlineCloseSchema().load(form)
         with current_node().db.transaction() as session:
-            hotline.close_ticket(session, ticket_id, data, operator)
+            hotline.close_ticket(current_node(), session, ticket_id, data, operator)
     except ValidationError as exc:
         flash(f"工单未办结，请检查：{problem_fields(exc)}")
     except AppError as exc:

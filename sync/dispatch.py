@@ -20,7 +20,7 @@ from common.context import NodeContext
 EventHandler = Callable[[NodeContext, Session, dict[str, Any]], None]
 
 # Modules whose import registers handlers.
-HANDLER_MODULES = ("node.cases.handlers", "hub.projection")
+HANDLER_MODULES = ("node.cases.handlers", "hub.projection", "hub.rollup_handlers")
 
 _handlers: dict[str, list[EventHandler]] = defaultdict(list)
 _loaded = False

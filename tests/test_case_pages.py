@@ -397,7 +397,12 @@ def test_second_notice_without_reason_is_400(county: RunningNode) -> None:
     case_id = file_at_window(clerk, materials=PLANNING_MATERIALS[:1])
     submit(clerk, case_id, "intake", {"intake-0-originals": "1"})
     submit(clerk, case_id, "notices", {})
-    submit(clerk, case_id, "supplement", {"supplement-1-copies": "1"})
+    arrived = {"supplement-1-copies": "1", "supplement-2-originals": "1"}
+    submit(clerk, case_id, "supplement", arrived)
+    # The design that arrived proves incomplete at a second check.
+    submit(
+        clerk, case_id, "intake", {"intake-0-originals": "1", "intake-1-copies": "1"}
+    )
     page = clerk.get(f"/cases/{case_id}").text
     response = submit(clerk, case_id, "notices", {"reason": " "})
     assert "将生成问责记录" in page
