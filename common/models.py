@@ -405,6 +405,8 @@ class ServiceWindow(Base):
     # Service categories whose tickets this window calls.
     categories: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # None for a window created before this was recorded.
+    created_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TicketStatus(enum.StrEnum):

@@ -112,10 +112,15 @@ class CaseFigures:
 
     @property
     def bad_review_rate(self) -> float | None:
-        """Share of evaluations that were bad and not excluded after review."""
-        if not self.evaluations:
+        """Share of bad reviews among the evaluations that count.
+
+        Reviews excluded on appeal count neither as bad nor as evaluations, as
+        in each center's satisfaction rate.
+        """
+        counted = self.evaluations - self.excluded_reviews
+        if counted <= 0:
             return None
-        return max(self.bad_reviews - self.excluded_reviews, 0) / self.evaluations
+        return max(self.bad_reviews - self.excluded_reviews, 0) / counted
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
     app.extensions["node"] = context
 
     api = Api(app)
+    from hub import reconciliation_views
     from hub import views as hub_views
     from node import (
         access,
@@ -96,6 +97,7 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         assessment_views.api,
         evaluation_views.api,
         hotline_views.api,
+        reconciliation_views.api,
     ):
         api.register_blueprint(blueprint)
     for page_blueprint in (
@@ -111,6 +113,7 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         quarantine_views.pages,
         evaluation_views.pages,
         hotline_views.pages,
+        reconciliation_views.pages,
     ):
         app.register_blueprint(page_blueprint)
     app.before_request(access.check_access)

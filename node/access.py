@@ -93,6 +93,8 @@ ACCESS: Mapping[str, Mapping[str, Rule]] = {
     "hub.metrics": {"GET": (SUPERVISOR, ADMIN)},
     "hub.hub_case": {"GET": (SUPERVISOR, ADMIN)},
     "hub.rollups": {"GET": (SUPERVISOR, ADMIN)},
+    "reconciliation.differences": {"GET": (SUPERVISOR, ADMIN)},
+    "reconciliation.recompute_differences": {"POST": (SUPERVISOR, ADMIN)},
     # API: evaluations; applicants rate without a login, staff enter slips.
     "evaluations.rate_by_applicant": {"POST": PUBLIC},
     "evaluations.enter_rating": {"POST": (SUPERVISOR, ADMIN)},
@@ -174,6 +176,8 @@ ACCESS: Mapping[str, Mapping[str, Rule]] = {
     "hotline_pages.submit_web_form_page": {"POST": PUBLIC},
     "hub_pages.dashboard": {"GET": (SUPERVISOR, ADMIN)},
     "hub_pages.export_csv": {"GET": (SUPERVISOR, ADMIN)},
+    "reconciliation_pages.reconciliation_page": {"GET": (SUPERVISOR, ADMIN)},
+    "reconciliation_pages.recompute_page": {"POST": (SUPERVISOR, ADMIN)},
     # Window staffing and the monthly window assessment.
     "staffing.sign_in": {"POST": (CLERK,)},
     "staffing.sign_out": {"POST": (CLERK,)},

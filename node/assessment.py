@@ -258,6 +258,13 @@ def bad_reviews(context: NodeContext, session: Session, month: str) -> list[Even
 # --- computing a month ---------------------------------------------------------------
 
 
+def last_day_of(month: str) -> dt.date:
+    """Return the last day of a month given as YYYY-MM."""
+    year, number = (int(part) for part in month.split("-"))
+    following = dt.date(year + number // 12, number % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
 def compute_month(
     context: NodeContext, session: Session, month: str
 ) -> tuple[list[WindowScore], list[int]]:
@@ -271,7 +278,8 @@ def compute_month(
     check_finished_month(month)
     rules = policies(session)
     deductions = rules["deductions"]
-    windows = active_windows(session)
+    # A window is scored from the month it was created in.
+    windows = active_windows(session, existing_on=last_day_of(month))
     from_events = event_charges(context, session, windows, month, deductions)
     scores, changed = [], []
     for window in windows:

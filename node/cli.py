@@ -112,15 +112,18 @@ def run_ticker(context: NodeContext, stop: threading.Event) -> None:
 
     A supervision sweep goes with the first round of each date and then at
     most once a minute (see ``node.supervision.SweepSchedule``); the staffing
-    gaps of the days before are recorded on the first round of each date.
+    gaps of the days before are recorded on the first round of each date,
+    and the daily metric snapshots of the days before are sent then too.
     """
     from common.clock import today
+    from node.snapshots import send_snapshots
     from node.staffing import record_staffing_gaps
     from node.supervision import SweepSchedule
     from sync.jobs import enqueue_once, sync_round
 
     sweeps = SweepSchedule(context)
     gaps_recorded_on = None
+    snapshots_sent_on = None
     while not stop.wait(context.config.sync_interval):
         try:
             enqueue_once(context, sync_round)
@@ -128,6 +131,9 @@ def run_ticker(context: NodeContext, stop: threading.Event) -> None:
             if today() != gaps_recorded_on:
                 enqueue_once(context, record_staffing_gaps)
                 gaps_recorded_on = today()
+            if today() != snapshots_sent_on:
+                enqueue_once(context, send_snapshots)
+                snapshots_sent_on = today()
         except RedisError as exc:
             logger.warning(
                 "Node %s: cannot schedule a sync round: %s", context.code, exc

@@ -279,6 +279,7 @@ def file_applications(nodes: dict[str, DemoNode]) -> list[dict[str, Any]]:
             filed.append(
                 {
                     **response.json(),
+                    "phone": body["applicant"]["phone"],
                     "filed_at": village,
                     "filed_clock": time.monotonic(),
                 }
@@ -453,6 +454,118 @@ def decide_records(node: DemoNode, case_id: str) -> None:
                     "points": 2,
                 },
             )
+
+
+def open_window(county: DemoNode) -> None:
+    """Open a window of 民政局 at the county and assign the demo clerk to it."""
+    window = call(
+        county,
+        "/api/windows",
+        {"name": "民政综合窗口", "department": "民政局", "categories": ["民政事务"]},
+    )
+    call(county, f"/api/windows/{window['id']}/clerks", {"username": "clerk"})
+
+
+def serve_the_public(
+    nodes: dict[str, DemoNode], cases: list[dict[str, Any]]
+) -> dict[str, int]:
+    """Show evaluations, a bad review's follow-up, a staffing gap and the hotline.
+
+    Returns the number of follow-ups opened at the county.
+    """
+    county, city = nodes[COUNTY], nodes[CITY]
+    rated = [c for c in cases if c["handler_code"] == COUNTY][:3]
+    for case, level in zip(
+        rated, ("very_satisfied", "satisfied", "very_dissatisfied"), strict=True
+    ):
+        # Rated by the applicant at the window's device, with no staff
+        # sign-in; the last digits of their phone show the case is theirs.
+        body = {
+            "case_id": case["id"],
+            "level": level,
+            "channel": "device",
+            "phone_last4": case["phone"][-4:],
+        }
+        response = requests.post(county.url + "/api/evaluations", json=body, timeout=10)
+        if response.status_code != 201:
+            raise RuntimeError(f"rating {case['id']} failed: {response.text}")
+    supervisor = DemoNode(county.code, county.port)
+    supervisor.sign_in("supervisor")
+    follow_ups = supervisor.get("/api/evaluations/follow-ups").json()
+    for follow_up in follow_ups:
+        path = f"/api/evaluations/follow-ups/{follow_up['id']}"
+        call(supervisor, f"{path}/verify", {"verified": True, "note": "电话回访属实"})
+        call(supervisor, f"{path}/rectify", {"note": "已向申请人说明并改进窗口指引"})
+    print(f"{len(rated)} evaluations at {county.code}, {len(follow_ups)} follow-ups")
+
+    # The clerk assigned to the window on 09-28 was not at it on Friday 10-09.
+    call(county, "/api/staffing/gaps/compute", {"day": "2026-10-09"})
+
+    for kind, subject in (
+        ("consultation", "咨询最低生活保障申请条件"),
+        ("query", "查询办件进度"),
+        ("complaint", "投诉窗口人员态度生硬"),
+        ("report", "举报代办收费"),
+    ):
+        body = {
+            "kind": kind,
+            "channel": "phone",
+            "caller_name": "陈女士",
+            "caller_phone": "13950001234",
+            "subject": subject,
+            "matter_code": "ZZ-MZ-001",
+            "caller_division": VILLAGES[0],
+        }
+        ticket = call(city, "/api/hotline/tickets", body)
+        if kind == "complaint":
+            call(
+                city,
+                f"/api/hotline/tickets/{ticket['id']}/verify",
+                {"note": "核实属实"},
+            )
+        else:
+            call(
+                city,
+                f"/api/hotline/tickets/{ticket['id']}/close",
+                {"reply": "已答复来电人", "caller_rating": "satisfied"},
+            )
+    print("96123 hotline: one ticket of each kind at the city")
+    return {"follow_ups": len(follow_ups)}
+
+
+def hub_service_summary(nodes: dict[str, DemoNode], follow_ups: int) -> dict[str, int]:
+    """Return evaluations, gaps and hotline tickets as the hub's rollups count them."""
+
+    def report() -> dict[str, Any]:
+        return nodes[CITY].get("/api/hub/rollups").json()
+
+    wait_for(
+        lambda: (
+            report()["total"]["bad_reviews"] >= 1
+            and sum(row["staffing_gaps"] for row in report()["service"]) >= 1
+        ),
+        "the evaluations and the staffing gap at the hub",
+    )
+    figures = report()
+    reconciliation = wait_for(
+        lambda: snapshots_compared(nodes[CITY]),
+        "the handling nodes' daily snapshots at the hub",
+    )
+    return {
+        "snapshots": reconciliation["snapshots"],
+        "reconciliation_differences": len(reconciliation["differences"]),
+        "evaluations": figures["total"]["evaluations"],
+        "bad_reviews": figures["total"]["bad_reviews"],
+        "follow_ups": follow_ups,
+        "staffing_gaps": sum(row["staffing_gaps"] for row in figures["service"]),
+        "hotline_tickets": sum(row["tickets"] for row in figures["hotline"]),
+    }
+
+
+def snapshots_compared(city: DemoNode) -> dict[str, Any] | None:
+    """Return the hub's reconciliation once it compared some snapshots, else None."""
+    found = city.get("/api/hub/reconciliation").json()
+    return found if found.get("snapshots") else None
 
 
 def answers_ok(node: DemoNode, path: str) -> bool:
@@ -635,6 +748,7 @@ def run(args: argparse.Namespace) -> int:
             "catalog release 1 at every node",
         )
         print("catalog release 1 reached every node")
+        open_window(nodes[COUNTY])
 
         cases = file_applications(nodes)
         print(f"filed {len(cases)} proxy applications at {', '.join(VILLAGES)}")
@@ -645,8 +759,10 @@ def run(args: argparse.Namespace) -> int:
             "every status to reach the villages and the hub",
         )
         supervised = supervise(nodes)
+        served = serve_the_public(nodes, cases)
         result = summary(nodes, cases)
         result["supervision"] = supervision_summary(result["hub"], supervised)
+        result["hub"].update(hub_service_summary(nodes, served["follow_ups"]))
         print_report(result)
         if args.summary:
             Path(args.summary).write_text(

@@ -154,7 +154,8 @@ def exclude(data: dict[str, Any], follow_up_id: int) -> Any:
 def rate_page(case_id: str) -> str:
     """Show the case number and five big buttons.
 
-    With ``?channel=web`` the page also requests the last 4 digits of the phone.
+    The page requests the last 4 digits of the applicant's phone; ``?channel=web``
+    marks a rating given on the web rather than at the window's device.
     """
     evaluations.reject_clerk(current_user())
     return render_rating(case_id, web=request.args.get("channel") == Channel.WEB)
@@ -168,9 +169,8 @@ def submit_rating_page(case_id: str) -> str | tuple[str, int]:
         "case_id": case_id,
         "level": request.form.get("level", ""),
         "channel": Channel.WEB if web else Channel.DEVICE,
+        "phone_last4": request.form.get("phone_last4", "").strip(),
     }
-    if web:
-        form["phone_last4"] = request.form.get("phone_last4", "").strip()
     try:
         rate(ApplicantRatingSchema().load(form), None)
     except (ValidationError, InvalidInput) as exc:

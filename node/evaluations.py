@@ -23,13 +23,12 @@ from common.clock import local_date, today, utcnow
 from common.context import NodeContext
 from common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from common.evaluation_models import (
-    Channel,
     Evaluation,
     FollowUp,
     FollowUpStatus,
     Level,
 )
-from common.models import Case, ServiceWindow, User
+from common.models import Case, CaseStatus, ServiceWindow, User
 from sync.outbox import emit
 
 logger = logging.getLogger(__name__)
@@ -49,9 +48,20 @@ def get_case(session: Session, case_id: str) -> Case:
     return case
 
 
+def check_not_own_case(session: Session, follow_up: FollowUp, supervisor: User) -> None:
+    """Raise ``Forbidden`` if the supervisor took in the reviewed case."""
+    case = session.get(Case, evaluation_of(session, follow_up).case_id)
+    if case is not None and case.intake_by == supervisor.id:
+        raise Forbidden(
+            f"user {supervisor.username} handled case {case.id}; another "
+            "supervisor follows up its review",
+            {"case_id": case.id},
+        )
+
+
 def check_phone(case: Case, phone_last4: str) -> None:
     """Raise ``InvalidInput`` unless the digits end the applicant's phone number."""
-    if not case.applicant_phone.endswith(phone_last4):
+    if len(phone_last4) != 4 or not case.applicant_phone.endswith(phone_last4):
         raise InvalidInput(
             "the last 4 digits do not match the applicant's phone number",
             {"fields": {"phone_last4": ["does not match the applicant's phone"]}},
@@ -71,11 +81,24 @@ def record_rating(
     ``Conflict`` if the case has been rated already.
     """
     case = get_case(session, data["case_id"])
-    # NOTE: the window device is not authenticated, so anyone who has a case
-    # number can rate it as the device would. The web channel's 4-digit phone
-    # check is not rate-limited either.
-    if data["channel"] == Channel.WEB:
-        check_phone(case, data["phone_last4"])
+    if case.status not in (CaseStatus.COMPLETED, CaseStatus.REJECTED):
+        raise Conflict(
+            f"case {case.id} is {case.status}; a case is rated once it is "
+            "completed or rejected",
+            {"case_id": case.id, "status": case.status},
+        )
+    if entered_by is not None and case.intake_by == entered_by.id:
+        raise Forbidden(
+            f"user {entered_by.username} handled case {case.id} and may not "
+            "enter its rating; another member of staff enters the slip",
+            {"case_id": case.id},
+        )
+    # The applicant proves the case is theirs with the last 4 digits of their
+    # phone, at the window device as on the web.
+    # NOTE: the device is not authenticated and the check is not
+    # rate-limited, so a caller who knows a case number can try digits.
+    if entered_by is None:
+        check_phone(case, data.get("phone_last4") or "")
     existing = session.scalar(select(Evaluation).where(Evaluation.case_id == case.id))
     if existing is not None:
         raise Conflict(
@@ -239,6 +262,7 @@ def verify(
     A review found untrue stays open for an appeal to exclude it.
     """
     follow_up = get_follow_up(session, follow_up_id)
+    check_not_own_case(session, follow_up, supervisor)
     require_status(follow_up, (FollowUpStatus.OPEN,), "verified")
     if follow_up.verified_at is not None:
         raise Conflict(
@@ -266,6 +290,7 @@ def rectify(
 ) -> FollowUp:
     """Record the rectification of a verified bad review, on time or late."""
     follow_up = get_follow_up(session, follow_up_id)
+    check_not_own_case(session, follow_up, supervisor)
     require_status(follow_up, (FollowUpStatus.VERIFIED,), "rectified")
     follow_up.rectification_note = data["note"].strip()
     follow_up.rectified_at = utcnow()
@@ -287,6 +312,7 @@ def exclude(
 ) -> FollowUp:
     """Exclude a bad review on appeal; it no longer counts in satisfaction."""
     follow_up = get_follow_up(session, follow_up_id)
+    check_not_own_case(session, follow_up, supervisor)
     require_status(
         follow_up, (FollowUpStatus.OPEN, FollowUpStatus.VERIFIED), "excluded"
     )

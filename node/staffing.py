@@ -210,9 +210,20 @@ def assigned_clerks(session: Session, window_id: int) -> list[User]:
     return [user for user in users if Role.WINDOW_CLERK.value in user.roles]
 
 
-def active_windows(session: Session) -> list[ServiceWindow]:
+def active_windows(
+    session: Session, existing_on: dt.date | None = None
+) -> list[ServiceWindow]:
+    """Return the active windows, only those created by ``existing_on`` if given."""
     query = select(ServiceWindow).where(ServiceWindow.active.is_(True))
-    return list(session.scalars(query.order_by(ServiceWindow.id)))
+    windows = list(session.scalars(query.order_by(ServiceWindow.id)))
+    if existing_on is None:
+        return windows
+    return [w for w in windows if created_by(w, existing_on)]
+
+
+def created_by(window: ServiceWindow, day: dt.date) -> bool:
+    """Tell whether ``window`` existed on ``day`` (China date); unknown counts as yes."""
+    return window.created_at is None or local_date(window.created_at) <= day
 
 
 def shifts_of(
@@ -319,7 +330,7 @@ def compute_gaps(
     periods = working_periods(load_working_hours(session), day)
     now = min(utcnow(), end_of_day(day))
     recorded = []
-    for window in active_windows(session):
+    for window in active_windows(session, existing_on=day):
         for clerk in assigned_clerks(session, window.id):
             missing = minutes_missing(
                 periods, shifts_of(session, day, window.id, clerk.id), now

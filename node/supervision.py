@@ -299,8 +299,12 @@ def _running_light(
 ) -> Light:
     if case.clock_stopped_at is not None:
         return Light.PAUSED
+    deadline = watched.row.deadline
+    if watched.limit == 0 and deadline is not None:
+        # An on-the-spot item is finished at the window or overdue: no warning.
+        return Light.RED if today > deadline else Light.GREEN
     limit = watched.limit_in(calendar) if threshold.kind == "share" else 0
-    return judge_light(calendar, threshold, watched.row.deadline, today, limit)
+    return judge_light(calendar, threshold, deadline, today, limit)
 
 
 def _change_light(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from common.catalog import matter_names
-from common.errors import Conflict
+from common.errors import Conflict, Forbidden
 from common.models import (
     AccountabilityRecord,
     Breach,
@@ -377,7 +377,7 @@ def supervision_settings() -> Response | tuple[str, int]:
             {key: value.strip() for key, value in form.items() if value.strip()}
         )
     except ValidationError as exc:
-        return render_supervision(exc.normalized_messages(), form), 400
+        return render_supervision(page_reasons(exc, THRESHOLD_REASONS), form), 400
     change_threshold(data)
     flash("预警阈值已更新，各办件的灯色随后按新阈值重新计算。")
     return redirect(url_for(".supervision_page"), 303)
@@ -416,11 +416,39 @@ def decide_page(record_id: int) -> Response | tuple[str, int]:
     try:
         decide_record(record_id, DecisionSchema().load(data))
     except ValidationError as exc:
-        return render_record(record_id, form, exc.normalized_messages()), 400
-    except Conflict as exc:
-        return render_record(record_id, form, {"_form": [exc.message]}), 409
+        return render_record(record_id, form, page_reasons(exc, DECISION_REASONS)), 400
+    except Conflict:
+        reason = "该问责记录已处理，处理结果不能更改。"
+        return render_record(record_id, form, {"_form": [reason]}), 409
+    except Forbidden:
+        reason = "该问责记录涉及您本人，须由另一位监察人员处理。"
+        return render_record(record_id, form, {"_form": [reason]}), 403
     flash(f"问责记录 {record_id} 已处理。")
     return redirect(url_for(".record_page", record_id=record_id), 303)
+
+
+# The Chinese reason shown at each field of the supervisor's forms.
+DECISION_REASONS = {
+    "explanation": "请填写情况说明（1 至 2000 字）。",
+    "decision": "请选择免责或扣分。",
+    "points": "扣分时请填写 1 至 100 的整数分值；免责时不填分值。",
+}
+THRESHOLD_REASONS = {
+    "kind": "请选择按剩余工作日或按时限比例预警。",
+    "value": "剩余工作日填 0 至 30 的整数；比例填大于 0、不超过 1 的小数。",
+}
+
+
+def page_reasons(
+    error: ValidationError, reasons: dict[str, str]
+) -> dict[str, list[str]]:
+    """Return each invalid field with its Chinese reason, for a page."""
+    fields = error.normalized_messages()
+    return {
+        name: [reasons.get(name, "请检查此项后重新提交。")]
+        for name in fields
+        if isinstance(name, str)
+    }
 
 
 def render_record(record_id: int, form: dict[str, str], errors: dict[str, Any]) -> str:

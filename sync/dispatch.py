@@ -20,7 +20,12 @@ from common.context import NodeContext
 EventHandler = Callable[[NodeContext, Session, dict[str, Any]], None]
 
 # Modules whose import registers handlers.
-HANDLER_MODULES = ("node.cases.handlers", "hub.projection", "hub.rollup_handlers")
+HANDLER_MODULES = (
+    "node.cases.handlers",
+    "hub.projection",
+    "hub.rollup_handlers",
+    "hub.reconciliation",
+)
 
 _handlers: dict[str, list[EventHandler]] = defaultdict(list)
 _loaded = False

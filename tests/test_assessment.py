@@ -17,6 +17,9 @@ from sync.outbox import emit
 from tests.conftest import at
 from tests.federation import Federation, RunningNode
 
+# Windows of these tests exist before every month and day they score.
+LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
 CITY = "350600"
 MONTH = "2026-10"
 
@@ -39,8 +42,16 @@ def center(federation: Federation) -> Iterator[RunningNode]:
     node.add_user("admin1", "center_admin")
     with node.context.db.transaction() as session:
         for name, department in (("A", "民政局"), ("B", "公安局"), ("C", "民政局")):
-            session.add(ServiceWindow(name=name, department=department, categories=[]))
-        session.add(ServiceWindow(name="D", department="人社局", categories=[]))
+            session.add(
+                ServiceWindow(
+                    name=name, department=department, categories=[], created_at=LONG_AGO
+                )
+            )
+        session.add(
+            ServiceWindow(
+                name="D", department="人社局", categories=[], created_at=LONG_AGO
+            )
+        )
         session.flush()
         for username, window in (("clerk1", "A"), ("clerk2", "A"), ("clerk3", "B")):
             user_of(session, username).window_id = window_id(session, window)

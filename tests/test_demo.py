@@ -82,3 +82,23 @@ def test_demo_shows_supervision(summary: dict, count: str) -> None:
 
 def test_demo_shows_joint_cases(summary: dict) -> None:
     assert summary["supervision"]["joint_cases"] >= 1
+
+
+@pytest.mark.parametrize(
+    "count",
+    ["evaluations", "bad_reviews", "follow_ups", "staffing_gaps", "hotline_tickets"],
+)
+def test_demo_shows_public_service(summary: dict, count: str) -> None:
+    assert summary["hub"][count] >= 1
+
+
+def test_demo_hotline_has_every_kind(summary: dict) -> None:
+    assert summary["hub"]["hotline_tickets"] == 4
+
+
+def test_demo_reconciliation_has_no_difference(summary: dict) -> None:
+    assert summary["hub"]["reconciliation_differences"] == 0
+
+
+def test_demo_compares_snapshots(summary: dict) -> None:
+    assert summary["hub"]["snapshots"] >= 1

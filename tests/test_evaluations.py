@@ -15,7 +15,7 @@ from common.evaluation_models import Evaluation, FollowUp
 from common.models import Event
 from common.schemas.events import event_errors
 from tests.conftest import application, at
-from tests.federation import Browser, Federation, RunningNode
+from tests.federation import Browser, Federation, RunningNode, complete_case
 
 CITY = "350600"
 COUNTY = "350623"
@@ -36,13 +36,31 @@ def county(federation: Federation) -> Iterator[RunningNode]:
 
 
 def file_case(node: RunningNode) -> str:
-    response = node.post("/api/applications", json=application(MARRIAGE))
+    """File a case at the county and complete it: only finished cases are rated.
+
+    A window clerk of the county takes it in, so the staff user, who holds
+    every role, may follow up its review.
+    """
+    if "intake" not in node.tokens:
+        node.add_user("intake", "window_clerk", department="民政局")
+    response = node.post(
+        "/api/applications", json=application(MARRIAGE), as_user="intake"
+    )
     assert response.status_code == 201, response.text
-    return response.json()["id"]
+    case_id = response.json()["id"]
+    assert node.post(f"/api/cases/{case_id}/accept").status_code == 200
+    assert complete_case(node, case_id).status_code == 200
+    return case_id
 
 
 def rate(node: RunningNode, case_id: str, level: str, **changes: Any) -> Any:
-    body = {"case_id": case_id, "level": level, "channel": "device", **changes}
+    body = {
+        "case_id": case_id,
+        "level": level,
+        "channel": "device",
+        "phone_last4": PHONE_LAST4,
+        **changes,
+    }
     return node.post("/api/evaluations", json=body, as_user=None)
 
 
@@ -97,7 +115,12 @@ def test_clerk_cannot_rate_by_api(county: RunningNode) -> None:
 
     response = county.post(
         "/api/evaluations",
-        json={"case_id": case_id, "level": "very_satisfied", "channel": "device"},
+        json={
+            "case_id": case_id,
+            "level": "very_satisfied",
+            "channel": "device",
+            "phone_last4": PHONE_LAST4,
+        },
         as_user="clerk1",
     )
 
@@ -123,7 +146,9 @@ def test_rating_page_without_login(county: RunningNode) -> None:
     assert page.status_code == 200
     assert case_id in page.text
 
-    response = browser.post(f"/rate/{case_id}", {"level": "satisfied"})
+    response = browser.post(
+        f"/rate/{case_id}", {"level": "satisfied", "phone_last4": PHONE_LAST4}
+    )
 
     assert response.status_code == 200
     assert "感谢您的评价" in response.text
@@ -144,7 +169,8 @@ def test_web_rating_checks_phone(county: RunningNode) -> None:
 def test_web_rating_needs_phone(county: RunningNode) -> None:
     case_id = file_case(county)
 
-    response = rate(county, case_id, "satisfied", channel="web")
+    body = {"case_id": case_id, "level": "satisfied", "channel": "web"}
+    response = county.post("/api/evaluations", json=body, as_user=None)
 
     assert response.status_code == 400
     assert "phone_last4" in response.json()["error"]["details"]["fields"]
@@ -164,7 +190,13 @@ def test_invalid_rating_stores_nothing(
     county: RunningNode, changes: dict[str, Any], field: str
 ) -> None:
     case_id = file_case(county)
-    body = {"case_id": case_id, "level": "satisfied", "channel": "device", **changes}
+    body = {
+        "case_id": case_id,
+        "level": "satisfied",
+        "channel": "device",
+        "phone_last4": PHONE_LAST4,
+        **changes,
+    }
 
     response = county.post("/api/evaluations", json=body, as_user=None)
 
@@ -187,7 +219,6 @@ def test_slip_records_who_entered_it(county: RunningNode) -> None:
         "channel": "slip",
         "slip_number": "P-0001",
     }
-
     response = county.post("/api/evaluations/entered", json=body)
 
     assert response.status_code == 201, response.text
@@ -422,3 +453,33 @@ def test_follow_up_page_steps(county: RunningNode) -> None:
     assert response.status_code == 303
     rows = county.get("/api/evaluations/follow-ups").json()
     assert rows[0]["status"] == "verified"
+
+
+def test_unfinished_case_cannot_be_rated(county: RunningNode) -> None:
+    response = county.post("/api/applications", json=application(MARRIAGE))
+    case_id = response.json()["id"]
+    assert rate(county, case_id, "very_dissatisfied").status_code == 409
+    assert count(county, Evaluation) == 0
+
+
+def test_device_rating_needs_phone_digits(county: RunningNode) -> None:
+    case_id = file_case(county)
+    response = rate(county, case_id, "very_dissatisfied", phone_last4="9999")
+    assert response.status_code == 400
+    assert count(county, Evaluation) == 0
+
+
+def test_handler_cannot_enter_slip(county: RunningNode) -> None:
+    # The staff user takes this case in, so may not enter its rating.
+    filed = county.post("/api/applications", json=application(MARRIAGE))
+    case_id = filed.json()["id"]
+    county.post(f"/api/cases/{case_id}/accept")
+    complete_case(county, case_id)
+    body = {
+        "case_id": case_id,
+        "level": "satisfied",
+        "channel": "slip",
+        "slip_number": "P-2",
+    }
+    response = county.post("/api/evaluations/entered", json=body)
+    assert response.status_code == 403

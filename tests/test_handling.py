@@ -413,3 +413,17 @@ def test_partial_supplement_keeps_clock_stopped(county: RunningNode) -> None:
     act(county, case_id, "supplement-notices")
     act(county, case_id, "supplement", materials=PLANNING_MATERIALS[1:2])
     assert case_of(county, case_id)["notices"][0]["resolved_at"] is None
+
+
+def test_on_the_spot_case_gets_no_warning(county: RunningNode) -> None:
+    case_id = accepted_case(county, "ZZ-MZ-003", MARRIAGE_MATERIALS)
+    assert case_of(county, case_id)["light"] == "green"
+
+
+def test_one_day_left_is_yellow(county: RunningNode) -> None:
+    case_id = accepted_case(county, "ZZ-GH-001", PLANNING_MATERIALS)
+    clock.set_now(at("2026-11-10"))
+    from node.supervision import sweep_all
+
+    sweep_all(COUNTY)
+    assert case_of(county, case_id)["light"] == "yellow"

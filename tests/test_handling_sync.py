@@ -142,7 +142,5 @@ def test_notice_without_counts_reaches_hub(branch: Federation) -> None:
     post(county, f"/api/cases/{case_id}/supplement-notices")
     branch.sync()
     with branch.nodes[CITY].context.db.transaction() as session:
-        kinds = set(
-            session.scalars(select(Event.kind).where(Event.case_id == case_id))
-        )
+        kinds = set(session.scalars(select(Event.kind).where(Event.case_id == case_id)))
     assert "case.supplement_notice" in kinds

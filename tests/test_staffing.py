@@ -16,6 +16,9 @@ from node.staffing import WORKING_HOURS_SETTING
 from tests.conftest import at
 from tests.federation import Browser, Federation, RunningNode
 
+# Windows of these tests exist before every month and day they score.
+LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
 CITY = "350600"
 # A Monday and a working day.
 MONDAY = "2026-11-02"
@@ -32,7 +35,12 @@ def center(federation: Federation) -> RunningNode:
     node.add_user("super1", "supervisor")
     node.add_user("admin1", "center_admin")
     with node.context.db.transaction() as session:
-        window = ServiceWindow(name="1号窗口", department="民政局", categories=["救助"])
+        window = ServiceWindow(
+            name="1号窗口",
+            department="民政局",
+            categories=["救助"],
+            created_at=LONG_AGO,
+        )
         session.add(window)
         session.flush()
         for user in session.scalars(select(User)):
@@ -283,3 +291,12 @@ def test_roster_lists_assigned_clerks(center: RunningNode) -> None:
     roster = center.get("/api/staffing/roster", as_user="super1").json()
     (window,) = roster["windows"]
     assert [c["username"] for c in window["clerks"]] == ["clerk1", "clerk2"]
+
+
+def test_no_gap_before_window_existed(center: RunningNode, now_is) -> None:  # type: ignore[no-untyped-def]
+    with center.context.db.transaction() as session:
+        window = session.scalar(select(ServiceWindow))
+        assert window is not None
+        window.created_at = at("2026-11-03", 8)
+    now_is(at("2026-11-04", 10))
+    assert compute(center, MONDAY)["recorded"] == 0

@@ -8,6 +8,7 @@ import common.evaluation_models  # noqa: F401
 import common.models  # noqa: F401
 import hub.models  # noqa: F401
 import hub.rollup_models  # noqa: F401
+import hub.snapshot_models  # noqa: F401
 from common.db import Base
 
 config = context.config

@@ -37,16 +37,9 @@ class ApplicantRatingSchema(Schema):
     channel = fields.String(
         required=True, validate=validate.OneOf([Channel.DEVICE, Channel.WEB])
     )
-    # The last 4 digits of the applicant's phone: the web channel's check.
-    phone_last4 = fields.String(validate=validate.Regexp(r"^[0-9]{4}\Z"))
+    # The last 4 digits of the applicant's phone, which show the case is theirs.
+    phone_last4 = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{4}\Z"))
     comment = fields.String(validate=validate.Length(max=500))
-
-    @validates_schema
-    def _web_needs_phone(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("channel") == Channel.WEB and not data.get("phone_last4"):
-            raise ValidationError(
-                "give the last 4 digits of the applicant's phone", "phone_last4"
-            )
 
 
 class EnteredRatingSchema(Schema):

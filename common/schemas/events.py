@@ -480,3 +480,37 @@ PAYLOAD_SCHEMAS.update(
         "assessment.month": AssessmentMonthSchema(),
     }
 )
+
+
+# --- daily metric snapshots --------------------------------------------------
+
+SNAPSHOT_COUNT = validate.Range(min=0, max=1_000_000)
+
+
+class SnapshotCountsSchema(Schema):
+    """A handling node's own counts of one day; a newer node may add figures."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    received = fields.Integer(required=True, strict=True, validate=SNAPSHOT_COUNT)
+    accepted = fields.Integer(required=True, strict=True, validate=SNAPSHOT_COUNT)
+    completed = fields.Integer(required=True, strict=True, validate=SNAPSHOT_COUNT)
+    rejected = fields.Integer(required=True, strict=True, validate=SNAPSHOT_COUNT)
+    supplement_notices = fields.Integer(
+        required=True, strict=True, validate=SNAPSHOT_COUNT
+    )
+
+
+class MetricsSnapshotSchema(Schema):
+    """Payload of ``metrics.snapshot``: one node's counts of one finished day (China date)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    node = fields.String(required=True, validate=DIVISION_CODE)
+    day = fields.Date(required=True)
+    counts = fields.Nested(SnapshotCountsSchema, required=True)
+
+
+PAYLOAD_SCHEMAS.update({"metrics.snapshot": MetricsSnapshotSchema()})
