@@ -234,7 +234,7 @@ class Application(Base):
     result: Mapped[str | None] = mapped_column(Text)
     # How the result is handed over: window, post or filing_node.
     handover: Mapped[str | None] = mapped_column(String(16))
-    # The materials an open supplement notice asks for; None when none is open.
+    # The materials an open supplement notice lists, or None when no notice is open.
     supplement: Mapped[list[dict[str, Any]] | None] = mapped_column(
         JSON(none_as_null=True)
     )
@@ -331,7 +331,7 @@ class SeenNonce(Base):
 
 
 class Role(enum.StrEnum):
-    """What a local user of a center may do; one user may hold several roles."""
+    """A local user's role at a center. One user may have several roles."""
 
     WINDOW_CLERK = "window_clerk"
     DEPARTMENT_APPROVER = "department_approver"

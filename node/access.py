@@ -228,7 +228,7 @@ def check_access() -> None:
 
 
 def page_refusal(user: User, roles: tuple[Role, ...]) -> Forbidden:
-    """Return the refusal a person sees on a page they lack the role for."""
+    """Return the 403 error shown on a page to a user without the role."""
     needed = "、".join(role.label for role in roles)
     held = "、".join(
         Role(r).label for r in user.roles if r in Role.__members__.values()

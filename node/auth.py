@@ -205,9 +205,9 @@ def require_roles(*roles: Role) -> User:
     """Return the request's user; raise 401 or 403 unless they hold one of ``roles``."""
     user = require_user()
     if not has_role(user, *roles):
-        wanted = " or ".join(r.value for r in roles)
+        needed = " or ".join(r.value for r in roles)
         raise Forbidden(
-            f"this needs the role {wanted}; user {user.username} holds "
+            f"this needs the role {needed}; user {user.username} holds "
             f"{', '.join(user.roles)}",
             {"needed": [r.value for r in roles], "held": user.roles},
         )

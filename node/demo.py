@@ -302,7 +302,7 @@ def handle_cases(nodes: dict[str, DemoNode], cases: list[dict[str, Any]]) -> Non
 
 
 def call(node: DemoNode, path: str, body: dict[str, Any] | None = None) -> Any:
-    """POST ``body`` to a node; return the JSON answer, or raise on an error."""
+    """POST ``body`` to a node and return the JSON response. Raise on an error status."""
     response = node.post(path, body)
     if response.status_code not in (200, 201):
         raise RuntimeError(f"POST {path} at {node.code} failed: {response.text}")
@@ -416,7 +416,7 @@ def file(node: DemoNode, matter_code: str, index: int, leave_out: str = "") -> s
 
 
 def checklist(node: DemoNode, matter_code: str, leave_out: str = "") -> list[dict]:
-    """Return the materials as a clerk ticks them: the counts the standard asks for."""
+    """Return the materials as a clerk ticks them, with the counts the standard requires."""
     guide = node.get(f"/api/matters/{matter_code}").json()
     return [
         {

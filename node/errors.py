@@ -24,7 +24,7 @@ from common.errors import AppError
 logger = logging.getLogger(__name__)
 
 
-# What a person reads on a page for errors that carry no message of ours.
+# Page messages for errors that carry no message of ours.
 PAGE_MESSAGES = {
     404: "没有这个页面：请检查网址，或从页面上的链接进入。",
     405: "此地址不支持这种请求方式：请使用页面上的链接或按钮。",

@@ -1,4 +1,4 @@
-"""Every event of case handling reaches the hub, and the village sees its case."""
+"""Every event of case handling reaches the hub, and the village shows its case."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def _date_list() -> fields.List:
 
 
 def covered_by_package(year: int) -> bool:
-    """Tell whether the installed chinesecalendar package holds ``year``'s holidays."""
+    """Tell whether the installed chinesecalendar package contains ``year``'s holidays."""
     return STATUTORY.covers(year)
 
 

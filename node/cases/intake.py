@@ -212,7 +212,7 @@ def receive_supplement(
     ``handed_in`` lists what arrived now, which is added to what was handed
     in before. Once nothing is missing, the notice closes and the clock
     restarts: the working days the notice stood open move the deadlines.
-    Raises ``InvalidInput`` unless something the notice asks for arrived.
+    Raises ``InvalidInput`` unless a material that the notice lists arrived.
     """
     case = get_case(session, case_id)
     notice = open_notice(session, case)
@@ -238,7 +238,7 @@ def receive_supplement(
     case.materials_checked = list(merged.values())
     still_missing = missing_materials(matter, case.materials_checked)
     if still_missing:
-        # Part of what the notice asks for came: the clock stays stopped.
+        # Only part of the listed materials arrived, so the clock stays stopped.
         return case
     calendar = load_calendar(session)
     paused = calendar.working_days_between(local_date(notice.issued_at), today())
