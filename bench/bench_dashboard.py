@@ -3,12 +3,14 @@
 Run it on a database filled by ``bench/generate_history.py``. For each
 grouping of ``hub.rollups.GROUPINGS`` and each filter, the script times:
 
-- rollup: ``hub.rollups.case_figures``, which sums ``hub_case_rollup``;
+- rollup: ``hub.rollups.case_figures``, which sums ``hub_city_rollup``, or
+  ``hub_case_rollup`` for the matter and handler groupings;
 - naive: one GROUP BY over the raw ``hub_case`` table, joined to
   ``catalog_matter`` for the legal limit, that computes the same counters.
 
 It also times ``hub.rollups.rollup_report`` for each filter, which is all
-that ``GET /api/hub/rollups`` and the ``/hub`` page read. Both sides run in
+that ``GET /api/hub/rollups`` and the ``/hub`` page read, and
+``hub.metrics.city_metrics``, which ``GET /api/hub/metrics`` reads. Both sides run in
 the same process on the same database, one after the other. Each rollup
 query and report gets one untimed warm-up call. The naive side gets one
 warm-up scan of ``hub_case`` in all. Only the query call is timed, inside an
@@ -48,8 +50,9 @@ from common.config import NodeConfig
 from common.context import NodeContext
 from common.divisions import CITY_CODE
 from common.models import Matter
+from hub.metrics import city_metrics
 from hub.models import HubCase
-from hub.rollup_models import CaseRollup
+from hub.rollup_models import CaseRollup, CityRollup
 from hub.rollups import (
     CASE_COUNTERS,
     GROUPINGS,
@@ -254,6 +257,9 @@ def table_sizes(context: NodeContext) -> dict[str, int]:
             "hub_case_rollup": session.scalar(
                 select(func.count()).select_from(CaseRollup)
             ),
+            "hub_city_rollup": session.scalar(
+                select(func.count()).select_from(CityRollup)
+            ),
         }
 
 
@@ -265,6 +271,12 @@ def run(context: NodeContext, repeat: int, naive_repeat: int) -> dict[str, Any]:
     """
     results: dict[str, Any] = {"queries": [], "reports": [], "differences": []}
     timed_calls(context, partial(naive_rows, selection=RollupFilter(), by="county"), 1)
+    seconds, _ = timed_calls(context, partial(city_metrics, context), repeat)
+    metrics = Timing("metrics", seconds)
+    results["reports"].append(metrics)
+    print(
+        f"{metrics.name:<32} median {metrics.median_ms:9.1f} ms  p95 {metrics.p95_ms:9.1f} ms"
+    )
     for filter_name, values in FILTERS.items():
         selection = RollupFilter(**values)
         seconds, _ = timed_calls(
@@ -387,7 +399,8 @@ def main(argv: list[str] | None = None) -> None:
     context = NodeContext(config)
     sizes = table_sizes(context)
     print(
-        f"{sizes['hub_case']} cases, {sizes['hub_case_rollup']} case rollup rows; "
+        f"{sizes['hub_case']} cases, {sizes['hub_case_rollup']} case rollup rows, "
+        f"{sizes['hub_city_rollup']} city rollup rows; "
         f"{machine()}; repeat {args.repeat}, naive repeat {args.naive_repeat}"
     )
     results = run(context, args.repeat, args.naive_repeat)

@@ -8,9 +8,10 @@ Each repeat runs three measurements on the same events:
   keeps no sync state, so it is the upper bound for this design.
 - one hop: a village node pushes its outbox to its township node with
   ``sync.jobs.push_up`` until nothing is pending.
-- three hops: the same push, then the queued jobs of the township and the
-  county run in burst ``SimpleWorker`` instances until the city node has
-  stored every event.
+- three hops, sequential: the same push, then ``push_up`` at the township
+  and then at the county, each until its parent acknowledged every event.
+  The hops do not overlap and no RQ worker runs; ``bench_catchup.py``
+  measures the branch as deployed, with the hops overlapping.
 
 Every node is a real Flask app on its own loopback werkzeug server, with its
 own SQLite database in a temporary directory and a real Redis: ``REDIS_URL``
@@ -47,7 +48,7 @@ from typing import Any
 import redis
 import requests
 from flask import Flask, request
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import Engine, func, insert, select
 from werkzeug.serving import make_server
 
@@ -72,8 +73,6 @@ EVENT_KIND = "bench.filler"
 EVENT_BYTES = 1024
 # Events written to the template outbox per transaction.
 EMIT_CHUNK = 1000
-# Rounds of burst workers after which the three-hop run gives up.
-MAX_DRAIN_ROUNDS = 100
 
 # With microseconds, so that its text has as many characters as emit()'s.
 CREATED_AT = dt.datetime(2025, 3, 3, 1, 30, 0, 123456, tzinfo=dt.UTC)
@@ -300,10 +299,8 @@ class Benchmark:
         return seconds
 
     def push_to_city(self) -> None:
-        # NOTE: the hops run one after another in this thread. Deployed nodes
-        # each have a worker, so their hops can overlap and finish sooner.
-        push_village()
-        drain_to_city(self.redis_url, len(self.events))
+        for code in (VILLAGE, TOWNSHIP, COUNTY):
+            push_all(code)
 
 
 def timed(action: Callable[[], None]) -> float:
@@ -315,13 +312,21 @@ def timed(action: Callable[[], None]) -> float:
 
 
 def push_village() -> None:
-    """Call ``push_up`` at the village until the township acknowledged every event."""
-    context = get_context(VILLAGE)
+    push_all(VILLAGE)
+
+
+def push_all(code: str) -> None:
+    """Call ``push_up`` at node ``code`` until its parent acknowledged every event.
+
+    The push jobs that receiving nodes enqueue stay in Redis unrun; the
+    next run's ``clear_node_keys`` deletes them.
+    """
+    context = get_context(code)
     while pending_events(context):
-        if not push_up(VILLAGE):
+        if not push_up(code):
             raise RuntimeError(
-                f"push_up({VILLAGE}) sent nothing although events are pending. "
-                "The error that sync.jobs logged above gives the township's response."
+                f"push_up({code}) sent nothing although events are pending. "
+                "The error that sync.jobs logged above gives the parent's response."
             )
 
 
@@ -330,43 +335,13 @@ def pending_events(context: NodeContext) -> int:
         return unacked_count(context, session)
 
 
-def drain_to_city(redis_url: str, count: int) -> None:
-    """Run the township's and county's jobs until the city stores ``count`` events."""
-    connection = redis.Redis.from_url(redis_url)
-    city = get_context(CITY).db.engine
-    try:
-        for _ in range(MAX_DRAIN_ROUNDS):
-            if events_stored(city) >= count:
-                return
-            for code in (TOWNSHIP, COUNTY):
-                run_queued_jobs(connection, code)
-    finally:
-        connection.close()
-    raise RuntimeError(
-        f"timed out: the city node stored {events_stored(city)} of {count} events "
-        f"in {MAX_DRAIN_ROUNDS} rounds of burst workers; the log above shows why"
-    )
-
-
-def run_queued_jobs(connection: redis.Redis, code: str) -> None:
-    """Run the jobs queued for node ``code`` in this process and raise if one failed."""
-    queue = Queue(queue_name(code), connection=connection)
-    # NOTE: a stopping rq 3.0 worker waits up to 1 s for its pubsub thread.
-    # With redis-py 7.4, 10 of 40 burst runs in a test waited the full
-    # second, so a three-hop time may include seconds that are not sync work.
-    SimpleWorker([queue], connection=connection).work(
-        burst=True, logging_level="WARNING"
-    )
-    failed = queue.failed_job_registry.get_job_ids()
-    if failed:
-        job = queue.fetch_job(failed[0])
-        result = job.latest_result() if job else None
-        reason = result.exc_string if result else "no result stored"
-        raise RuntimeError(f"sync job {failed[0]} of node {code} failed:\n{reason}")
-
-
 def events_stored(engine: Engine) -> int:
-    query = select(func.count()).select_from(Event).where(Event.origin == VILLAGE)
+    """Count the village's events of ``EVENT_KIND``, leaving out its manifests."""
+    query = (
+        select(func.count())
+        .select_from(Event)
+        .where(Event.origin == VILLAGE, Event.kind == EVENT_KIND)
+    )
     with engine.connect() as connection:
         return connection.scalar(query) or 0
 
@@ -384,7 +359,7 @@ def check_stored(engine: Engine, expected: int) -> None:
 MEASUREMENTS = (
     ("baseline", "baseline: POST, insert in one transaction per batch"),
     ("one_hop", "one hop: village → township"),
-    ("three_hops", "three hops: village → township → county → city"),
+    ("three_hops", "three hops, sequential: village → township → county → city"),
 )
 
 

@@ -7,6 +7,10 @@ starter catalog as release 1 (``hub.catalog.publish``), then:
 - ``hub_rollup_case``: the rollups' record of each case;
 - ``hub_case_rollup``: the counters those cases add up to, aggregated in
   Python with the same rules as ``hub.rollup_handlers``;
+- ``hub_city_rollup``: the same counters summed over handling nodes and
+  matters;
+- ``hub_case_tally``: the counts of ``hub_case`` that ``hub.metrics`` reads,
+  added up with ``hub.case_tally``'s own rules;
 - ``hub_service_rollup`` and ``hub_hotline_rollup``: queue and hotline
   figures per month, so that the dashboard's full report has data.
 
@@ -45,11 +49,14 @@ from common.context import NodeContext
 from common.divisions import CITY_CODE, Divisions, Tier
 from common.evaluation_models import HotlineKind
 from common.migrate import upgrade
+from hub.case_tally import TALLY_COUNTERS, TallyKey, tally_counters, tally_key
 from hub.catalog import load_catalog, publish
 from hub.models import HubCase
 from hub.rollup_models import (
     CITY_LEVEL,
     CaseRollup,
+    CaseTally,
+    CityRollup,
     HotlineRollup,
     RollupCase,
     ServiceRollup,
@@ -247,6 +254,8 @@ class HistoryGenerator:
         self.case_rollup: dict[tuple[str, str, str, str], list[int]] = {}
         # (month, handler) -> cases received, for the queue figures.
         self.received_by_node: dict[tuple[str, str], int] = {}
+        # (county, tier) -> counters in TALLY_COUNTERS order.
+        self.tally: dict[TallyKey, list[int]] = {}
 
     def cases(self, count: int, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
         """Yield chunks of ``hub_case`` rows, each with its ``hub_rollup_case`` row."""
@@ -420,6 +429,17 @@ class HistoryGenerator:
         for name, value in values.items():
             if value:
                 counters[COUNTER_INDEX[name]] += value
+        self.count_in_tally(case)
+
+    def count_in_tally(self, case: dict[str, Any]) -> None:
+        """Add a ``hub_case`` row to the tally as ``hub.case_tally`` would."""
+        key = tally_key(case)
+        counters = self.tally.get(key)
+        if counters is None:
+            counters = self.tally[key] = [0] * len(TALLY_COUNTERS)
+        values = tally_counters(case)
+        for i, name in enumerate(TALLY_COUNTERS):
+            counters[i] += values[name]
 
     # --- rollup rows ---------------------------------------------------------
 
@@ -437,6 +457,40 @@ class HistoryGenerator:
             row.update(zip(CASE_COUNTERS, counters, strict=True))
             rows.append(row)
         return rows
+
+    def city_rollup_rows(self) -> list[dict[str, Any]]:
+        """Sum the case rollup rows over handling nodes and matters."""
+        totals: dict[tuple[str, str, str, str], list[int]] = {}
+        for row in self.case_rollup_rows():
+            key = (
+                row["month"],
+                row["county_code"],
+                row["handler_tier"],
+                row["department"],
+            )
+            counters = totals.setdefault(key, [0] * len(CASE_COUNTERS))
+            for i, name in enumerate(CASE_COUNTERS):
+                counters[i] += row[name]
+        return [
+            {
+                "month": month,
+                "county_code": county,
+                "handler_tier": tier,
+                "department": department,
+                **dict(zip(CASE_COUNTERS, counters, strict=True)),
+            }
+            for (month, county, tier, department), counters in totals.items()
+        ]
+
+    def tally_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "county_code": county,
+                "handler_tier": tier,
+                **dict(zip(TALLY_COUNTERS, counters, strict=True)),
+            }
+            for (county, tier), counters in self.tally.items()
+        ]
 
     def service_rollup_rows(self) -> list[dict[str, Any]]:
         """Return queue figures of each node and month that received cases."""
@@ -571,9 +625,11 @@ def _month(case: dict[str, Any]) -> str:
 def write_rollups(
     connection: Connection, generator: HistoryGenerator, chunk_size: int
 ) -> int:
-    """Insert the case, service and hotline rollup rows and return how many."""
+    """Insert the rollup rows and the case tally, and return how many rows."""
     tables = (
         (CaseRollup, generator.case_rollup_rows()),
+        (CityRollup, generator.city_rollup_rows()),
+        (CaseTally, generator.tally_rows()),
         (ServiceRollup, generator.service_rollup_rows()),
         (HotlineRollup, generator.hotline_rollup_rows()),
     )

@@ -14,12 +14,17 @@ from common.errors import InvalidInput, NotFound
 from common.models import Delegation, Matter, Release
 
 
-def content_hash(content: dict[str, Any]) -> str:
-    """Return the SHA-256 of the canonical JSON form of a release's content."""
+def canonical_body(content: dict[str, Any]) -> bytes:
+    """Return the canonical JSON form of a release's content, as UTF-8."""
     canonical = json.dumps(
         content, sort_keys=True, ensure_ascii=False, separators=(",", ":")
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return canonical.encode("utf-8")
+
+
+def content_hash(content: dict[str, Any]) -> str:
+    """Return the SHA-256 of the canonical JSON form of a release's content."""
+    return hashlib.sha256(canonical_body(content)).hexdigest()
 
 
 def current_release_number(session: Session) -> int | None:

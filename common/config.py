@@ -22,6 +22,10 @@ class ConfigError(AppError):
     code = "invalid_config"
 
 
+# Bounds of NODE_RELEASE_PIECE_SIZE, in bytes.
+MIN_PIECE_SIZE = 1024
+MAX_PIECE_SIZE = 16 * 1024 * 1024
+
 # Environment variable → field name. The TOML file uses the field names.
 ENV_NAMES = {
     "NODE_CODE": "code",
@@ -31,6 +35,7 @@ ENV_NAMES = {
     "REDIS_URL": "redis_url",
     "NODE_SYNC_INTERVAL": "sync_interval",
     "NODE_BATCH_SIZE": "batch_size",
+    "NODE_RELEASE_PIECE_SIZE": "release_piece_size",
     "NODE_PSEUDONYM_KEY": "pseudonym_key",
     "NODE_SECRET_KEY": "secret_key",
     "NODE_SETTABLE_CLOCK": "settable_clock",
@@ -50,6 +55,9 @@ class NodeConfig:
     sync_interval: float = 10.0
     # Maximum events in one upward batch or one feed page.
     batch_size: int = 500
+    # Bytes of one piece of a catalog release download: the size this node
+    # requests from its parent, and the largest it serves to its children.
+    release_piece_size: int = 262144
     # Key of the HMAC that turns ID numbers into pseudonyms before they
     # travel to the hub. Every node of one city must use the same key.
     pseudonym_key: str = "development-only-pseudonym-key"
@@ -89,6 +97,11 @@ class NodeConfig:
             raise ConfigError("NODE_SYNC_INTERVAL must be a positive number of seconds")
         if not 1 <= self.batch_size <= 5000:
             raise ConfigError("NODE_BATCH_SIZE must be between 1 and 5000 events")
+        if not MIN_PIECE_SIZE <= self.release_piece_size <= MAX_PIECE_SIZE:
+            raise ConfigError(
+                f"NODE_RELEASE_PIECE_SIZE must be between {MIN_PIECE_SIZE} and "
+                f"{MAX_PIECE_SIZE} bytes"
+            )
         return self
 
 
@@ -97,7 +110,7 @@ def _convert(name: str, value: object) -> object:
         return Path(str(value))
     if name == "sync_interval":
         return _number(name, value, float)
-    if name == "batch_size":
+    if name in ("batch_size", "release_piece_size"):
         return _number(name, value, int)
     if name == "settable_clock":
         return _flag(name, value)

@@ -50,6 +50,19 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class TooManyRequests(AppError):
+    """A request over a rate limit; ``retry_after`` is in seconds."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(
+        self, message: str, retry_after: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, {**(details or {}), "retry_after": retry_after})
+        self.retry_after = retry_after
+
+
 class SequenceGap(Conflict):
     """A batch skips events of one origin that the receiver does not hold."""
 

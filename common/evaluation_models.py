@@ -173,6 +173,9 @@ class HotlineTicket(Base):
     case_id: Mapped[str | None] = mapped_column(String(40))
     # The node the ticket is routed to: the matter's or the case's handling node.
     routed_to: Mapped[str] = mapped_column(String(12))
+    # 1 when recorded, plus 1 for each re-routing; a reply names the routing
+    # it answers, so a late reply from the previous node is ignored.
+    routing: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # None for a ticket the caller filed on the web form.
     entered_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -180,6 +183,9 @@ class HotlineTicket(Base):
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reply: Mapped[str | None] = mapped_column(Text)
+    # The routed node's reply, before the operator closes the ticket.
+    replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reply_from: Mapped[str | None] = mapped_column(String(12))
     caller_rating: Mapped[str | None] = mapped_column(String(24))
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # Set once a complaint is found true; it then counts in the window assessment.

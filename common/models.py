@@ -155,6 +155,8 @@ class OriginState(Base):
     acked_seq: Mapped[int] = mapped_column(Integer, default=0)
     reported_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_contact: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Software version the origin last reported of itself, for city-wide health.
+    software: Mapped[str | None] = mapped_column(String(40))
 
 
 class FeedCursor(Base):
@@ -176,6 +178,10 @@ class Link(Base):
     last_contact: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What the peer last sent in its version headers: its software version
+    # and the sync protocol versions it speaks, comma-separated.
+    peer_software: Mapped[str | None] = mapped_column(String(40))
+    peer_protocols: Mapped[str | None] = mapped_column(String(40))
 
 
 class Counter(Base):
@@ -244,7 +250,15 @@ class Case(Base):
     """A case at its handling node, the only node that writes it."""
 
     __tablename__ = "case"
-    __table_args__ = (Index("ix_case_status", "status"),)
+    __table_args__ = (
+        Index("ix_case_status", "status"),
+        # Finds an applicant's other cases of one matter, for the duplicate flag.
+        Index(
+            "ix_case_applicant_id_number_matter_code",
+            "applicant_id_number",
+            "matter_code",
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     matter_code: Mapped[str] = mapped_column(String(64))
@@ -288,6 +302,11 @@ class Case(Base):
     light: Mapped[str] = mapped_column(String(8), default="green")
     # window, post or filing_node (back to the village where it was filed)
     handover: Mapped[str | None] = mapped_column(String(16))
+    # Other open cases of the same applicant and matter at this node when
+    # this one arrived, or that arrived while this one was open.
+    possible_duplicates: Mapped[list[str] | None] = mapped_column(
+        JSON(none_as_null=True)
+    )
 
 
 # --- keys --------------------------------------------------------------------
@@ -303,6 +322,28 @@ class NodeKey(Base):
     public_key: Mapped[str] = mapped_column(String(64))
     enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class KeyRevocation(Base):
+    """A revocation of one node key, signed by the node that revoked it.
+
+    Events of ``code`` signed with the key are accepted up to sequence
+    ``valid_through``: the highest sequence of ``code`` that the revoking
+    node held when it revoked the key. Any later one is rejected.
+    """
+
+    __tablename__ = "key_revocation"
+
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    revoked_by: Mapped[str] = mapped_column(String(12))
+    revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_through: Mapped[int] = mapped_column(Integer)
+    signer_key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(100))
+    # When the record was last delivered to this node's parent; None while
+    # it still has to go up.
+    sent_up_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class EnrollmentToken(Base):

@@ -1,26 +1,28 @@
 """City-wide case figures and sync lag, computed at the hub from its own tables.
 
-Case figures come from ``hub_case``, the hub's projection of every case
-event of the city. Sync lag comes from the hub's per-origin positions and
-from the health of its links to the county nodes.
+Case figures come from ``hub_case_tally``, which ``hub.case_tally`` keeps
+equal to a count of ``hub_case``, the hub's projection of every case event
+of the city, so no request scans the cases themselves. Sync lag comes from
+the hub's per-origin positions and from the health of its links to the
+county nodes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy import case as sql_case
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from common.clock import utcnow
 from common.context import NodeContext
 from common.divisions import CITY_CODE, TIER_LABELS, Divisions, Tier
-from common.models import CaseStatus, Event, Link, OriginState
+from common.models import Event, Link, OriginState
+from hub.case_tally import TALLY_COUNTERS
 from hub.models import HubCase
+from hub.rollup_models import CITY_LEVEL, CaseTally
 
 # Label of the cases handled by the city node itself (county_code is None).
 CITY_LEVEL_LABEL = "市本级"
@@ -72,6 +74,8 @@ class OriginLag:
     reported_seq: int
     unacknowledged: int
     last_contact: dt.datetime | None
+    # Software version the origin last reported, None until it has.
+    software: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ class LinkHealth:
     last_contact: dt.datetime | None
     last_error: str | None
     last_error_at: dt.datetime | None
+    peer_software: str | None = None
+    peer_protocols: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,43 +123,9 @@ class CaseCopies(NamedTuple):
 # --- case figures ------------------------------------------------------------
 
 
-def _count_where(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    # COUNT skips the NULL that CASE yields when the condition is false.
-    return func.count(sql_case((condition, 1)))
-
-
-def _average_where(
-    condition: ColumnElement[bool], column: Any
-) -> ColumnElement[Decimal | float | None]:
-    return func.avg(sql_case((condition, column)))
-
-
-def _figure_columns() -> list[ColumnElement[Any]]:
-    """Return the aggregate columns that every figures query selects."""
-    completed = HubCase.status == CaseStatus.COMPLETED.value
-    measured = and_(completed, HubCase.working_days_used.is_not(None))
-    return [
-        func.count().label("received"),
-        func.count(HubCase.accepted_at).label("accepted"),
-        _count_where(completed).label("completed"),
-        _count_where(HubCase.status == CaseStatus.REJECTED.value).label("rejected"),
-        _count_where(and_(completed, HubCase.on_time.is_(True))).label("on_time"),
-        _average_where(measured, HubCase.working_days_used).label("working_days"),
-        _average_where(measured, HubCase.promised_limit_working_days).label(
-            "promised_limit"
-        ),
-        func.coalesce(func.sum(HubCase.supplement_notices), 0).label("notices"),
-        _count_where(HubCase.warned.is_(True)).label("warned"),
-        _count_where(HubCase.overdue.is_(True)).label("overdue"),
-        func.coalesce(func.sum(HubCase.accountability_records), 0).label("records"),
-        _count_where(HubCase.joint.is_(True)).label("joint"),
-    ]
-
-
-def _as_float(value: Decimal | float | None) -> float | None:
-    # PostgreSQL returns AVG of an integer column as NUMERIC, SQLite as REAL.
+def _average(total: int, count: int) -> float | None:
     # Two decimals are all a working-day average needs.
-    return None if value is None else round(float(value), 2)
+    return round(total / count, 2) if count else None
 
 
 def _figures(key: str | None, label: str, row: Any) -> CaseFigures:
@@ -166,18 +138,25 @@ def _figures(key: str | None, label: str, row: Any) -> CaseFigures:
         rejected=row.rejected,
         on_time=row.on_time,
         on_time_rate=row.on_time / row.completed if row.completed else None,
-        average_working_days_used=_as_float(row.working_days),
-        average_promised_limit_working_days=_as_float(row.promised_limit),
-        supplement_notices=int(row.notices),
+        average_working_days_used=_average(row.working_days_used, row.measured),
+        average_promised_limit_working_days=_average(row.promised_limit, row.measured),
+        supplement_notices=row.supplement_notices,
         warned=row.warned,
         overdue=row.overdue,
-        accountability_records=int(row.records),
+        accountability_records=row.accountability_records,
         joint=row.joint,
     )
 
 
-def _grouped_rows(session: Session, column: Any) -> dict[str | None, Any]:
-    query = select(column.label("key"), *_figure_columns()).group_by(column)
+def _tally_sums() -> list[ColumnElement[int]]:
+    return [
+        func.coalesce(func.sum(getattr(CaseTally, name)), 0).label(name)
+        for name in TALLY_COUNTERS
+    ]
+
+
+def _grouped_rows(session: Session, column: Any) -> dict[str, Any]:
+    query = select(column.label("key"), *_tally_sums()).group_by(column)
     return {row.key: row for row in session.execute(query)}
 
 
@@ -192,32 +171,32 @@ def figures_by_county(context: NodeContext, session: Session) -> list[CaseFigure
     Every county of the city is listed, with zero counts when the hub stores
     none of its cases.
     """
-    rows = _grouped_rows(session, HubCase.county_code)
+    rows = _grouped_rows(session, CaseTally.county_code)
     counties = {d.code for d in context.divisions.children(CITY_CODE)}
-    counties |= {code for code in rows if code is not None}
-    figures = [_figures_or_empty(rows, None, CITY_LEVEL_LABEL)]
+    counties |= {code for code in rows if code != CITY_LEVEL}
+    figures = [_figures_or_empty(rows.get(CITY_LEVEL), None, CITY_LEVEL_LABEL)]
     for code in sorted(counties):
         label = _division_name(context.divisions, code)
-        figures.append(_figures_or_empty(rows, code, label))
+        figures.append(_figures_or_empty(rows.get(code), code, label))
     return figures
 
 
 def figures_by_tier(session: Session) -> list[CaseFigures]:
     """Compute the figures per handling tier, from the city down to the villages."""
-    rows = _grouped_rows(session, HubCase.handler_tier)
-    return [_figures_or_empty(rows, tier.value, TIER_LABELS[tier]) for tier in Tier]
+    rows = _grouped_rows(session, CaseTally.handler_tier)
+    return [
+        _figures_or_empty(rows.get(tier.value), tier.value, TIER_LABELS[tier])
+        for tier in Tier
+    ]
 
 
-def _figures_or_empty(
-    rows: dict[str | None, Any], key: str | None, label: str
-) -> CaseFigures:
-    row = rows.get(key)
+def _figures_or_empty(row: Any, key: str | None, label: str) -> CaseFigures:
     return _figures(key, label, row) if row is not None else CaseFigures(key, label)
 
 
 def city_total(session: Session) -> CaseFigures:
     """Compute the figures over every case the hub stores."""
-    row = session.execute(select(*_figure_columns())).one()
+    row = session.execute(select(*_tally_sums())).one()
     return _figures(None, TOTAL_LABEL, row)
 
 
@@ -239,6 +218,7 @@ def origin_lags(context: NodeContext, session: Session) -> list[OriginLag]:
                 reported_seq=state.reported_seq,
                 unacknowledged=max(state.reported_seq - state.held_seq, 0),
                 last_contact=state.last_contact,
+                software=state.software,
             )
         )
     return lags
@@ -254,6 +234,8 @@ def child_links(context: NodeContext, session: Session) -> list[LinkHealth]:
             last_contact=link.last_contact,
             last_error=link.last_error,
             last_error_at=link.last_error_at,
+            peer_software=link.peer_software,
+            peer_protocols=link.peer_protocols,
         )
         for link in session.scalars(query)
     ]
@@ -268,8 +250,6 @@ def sync_lag(context: NodeContext, session: Session) -> SyncLag:
 
 def city_metrics(context: NodeContext, session: Session) -> CityMetrics:
     """Compute the dashboard's figures in one read transaction."""
-    # TODO: read incremental rollup tables once they exist; these queries scan
-    # hub_case on every call, which grows with years of cases.
     return CityMetrics(
         computed_at=utcnow(),
         by_county=figures_by_county(context, session),

@@ -22,6 +22,7 @@ from common.context import NodeContext
 from hub.rollup_models import (
     CITY_LEVEL,
     CaseRollup,
+    CityRollup,
     HotlineRollup,
     RollupCase,
     ServiceRollup,
@@ -45,18 +46,22 @@ def county_key(context: NodeContext, code: str) -> str:
 def add_to(session: Session, table: Any, key: dict[str, Any], **counters: int) -> None:
     """Add ``counters`` to the row of ``table`` at ``key``, creating it at zero first.
 
-    The row is created with INSERT … ON CONFLICT DO NOTHING and the counters
-    are added with one UPDATE, so two transactions that reach a new key at
-    once both count, where a read-then-insert would fail one of them.
+    The UPDATE comes first because the row usually exists. When it does not,
+    the row is created with INSERT … ON CONFLICT DO NOTHING and updated
+    again, so two transactions that reach a new key at once both count,
+    where a read-then-insert would fail one of them.
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(table).values(**key).on_conflict_do_nothing())
     keys = [getattr(table, name) == value for name, value in key.items()]
     increments = {name: getattr(table, name) + n for name, n in counters.items()}
     statement = update(table).where(*keys).values(increments)
     # No rollup row is loaded as an object, so there is nothing to refresh.
-    session.execute(statement.execution_options(synchronize_session=False))
+    statement = statement.execution_options(synchronize_session=False)
+    if session.execute(statement).rowcount:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(**key).on_conflict_do_nothing())
+    session.execute(statement)
 
 
 def _case_key(context: NodeContext, case: RollupCase) -> dict[str, Any]:
@@ -70,10 +75,21 @@ def _case_key(context: NodeContext, case: RollupCase) -> dict[str, Any]:
     }
 
 
+def _city_key(context: NodeContext, case: RollupCase) -> dict[str, Any]:
+    return {
+        "month": case.month,
+        "county_code": county_key(context, case.handler_code),
+        "handler_tier": case.handler_tier,
+        "department": case.department,
+    }
+
+
 def add_to_case(
     context: NodeContext, session: Session, case: RollupCase, **counters: int
 ) -> None:
+    """Add ``counters`` to the case's row of both the case and the city rollup."""
     add_to(session, CaseRollup, _case_key(context, case), **counters)
+    add_to(session, CityRollup, _city_key(context, case), **counters)
 
 
 def _handled_case(
@@ -286,10 +302,8 @@ def staffing_gap(context: NodeContext, session: Session, event: EventData) -> No
 
 
 # --- hotline -----------------------------------------------------------------
-# Hotline tickets are kept at the city itself and emit no event when opened
-# or closed, so the hotline service is meant to call these in its own
-# transaction.
-# NOTE: node.hotline does not call them yet, so the hotline rollup stays empty.
+# Hotline tickets are written at the city, so the hotline service calls
+# these in the transaction that opens, re-routes or closes a ticket.
 
 
 def hotline_ticket_opened(
@@ -324,3 +338,22 @@ def hotline_ticket_replied(
     }
     seconds = max(int((closed_at - created_at).total_seconds()), 0)
     add_to(session, HotlineRollup, key, replied=1, reply_seconds=seconds)
+
+
+def hotline_ticket_rerouted(
+    context: NodeContext,
+    session: Session,
+    kind: str,
+    previous: str,
+    routed_to: str,
+    created_at: dt.datetime,
+) -> None:
+    """Move an open ticket's count to the county of the node it is re-routed to."""
+    month = month_of(created_at)
+    old_county = county_key(context, previous)
+    new_county = county_key(context, routed_to)
+    if old_county == new_county:
+        return
+    key = {"month": month, "kind": kind}
+    add_to(session, HotlineRollup, {**key, "county_code": old_county}, tickets=-1)
+    add_to(session, HotlineRollup, {**key, "county_code": new_county}, tickets=1)

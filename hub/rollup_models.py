@@ -44,21 +44,9 @@ class RollupCase(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class CaseRollup(Base):
-    """Case counters of one month, handling node, department and matter."""
+class CaseCounters:
+    """The additive case counters that both case rollup tables keep."""
 
-    __tablename__ = "hub_case_rollup"
-    __table_args__ = (
-        Index("ix_hub_case_rollup_county_code_month", "county_code", "month"),
-    )
-
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    handler_code: Mapped[str] = mapped_column(String(12), primary_key=True)
-    department: Mapped[str] = mapped_column(String(100), primary_key=True)
-    matter_code: Mapped[str] = mapped_column(String(64), primary_key=True)
-    # Both follow from the handler, and are kept as columns to group by them.
-    county_code: Mapped[str] = mapped_column(String(6))
-    handler_tier: Mapped[str] = mapped_column(String(16))
     received: Mapped[int] = mapped_column(Integer, default=0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     completed: Mapped[int] = mapped_column(Integer, default=0)
@@ -81,6 +69,23 @@ class CaseRollup(Base):
     evaluations: Mapped[int] = mapped_column(Integer, default=0)
     bad_reviews: Mapped[int] = mapped_column(Integer, default=0)
     excluded_reviews: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseRollup(CaseCounters, Base):
+    """Case counters of one month, handling node, department and matter."""
+
+    __tablename__ = "hub_case_rollup"
+    __table_args__ = (
+        Index("ix_hub_case_rollup_county_code_month", "county_code", "month"),
+    )
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    handler_code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+    matter_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Both follow from the handler, and are kept as columns to group by them.
+    county_code: Mapped[str] = mapped_column(String(6))
+    handler_tier: Mapped[str] = mapped_column(String(16))
 
 
 class ServiceRollup(Base):
@@ -108,3 +113,48 @@ class HotlineRollup(Base):
     tickets: Mapped[int] = mapped_column(Integer, default=0)
     replied: Mapped[int] = mapped_column(Integer, default=0)
     reply_seconds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CityRollup(CaseCounters, Base):
+    """Case counters of one month, county, handling tier and department.
+
+    The same counters as ``CaseRollup`` without the handling node and the
+    matter, so the city-wide views sum about a sixth as many rows.
+    """
+
+    __tablename__ = "hub_city_rollup"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    handler_tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    department: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class CaseTally(Base):
+    """Counts of the ``hub_case`` rows of one county and handling tier, by their state.
+
+    Kept equal to a GROUP BY over ``hub_case`` by ``hub.case_tally``, which
+    follows every ORM write of a ``HubCase``. Unlike the event counters
+    above, it counts each case by its current status.
+    """
+
+    __tablename__ = "hub_case_tally"
+
+    # CITY_LEVEL for the cases the city handles itself.
+    county_code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    handler_tier: Mapped[str] = mapped_column(String(16), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+    # Completed cases with their working days used, and the sums of those
+    # days and of their promised limits, for the averages.
+    measured: Mapped[int] = mapped_column(Integer, default=0)
+    working_days_used: Mapped[int] = mapped_column(Integer, default=0)
+    promised_limit: Mapped[int] = mapped_column(Integer, default=0)
+    supplement_notices: Mapped[int] = mapped_column(Integer, default=0)
+    warned: Mapped[int] = mapped_column(Integer, default=0)
+    overdue: Mapped[int] = mapped_column(Integer, default=0)
+    accountability_records: Mapped[int] = mapped_column(Integer, default=0)
+    joint: Mapped[int] = mapped_column(Integer, default=0)

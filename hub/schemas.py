@@ -55,6 +55,7 @@ class OriginLagSchema(Schema):
     # Events reported by the origin's side of the tree that the hub lacks.
     unacknowledged = fields.Integer()
     last_contact = fields.AwareDateTime(allow_none=True)
+    software = fields.String(allow_none=True)
 
 
 class LinkHealthSchema(Schema):
@@ -63,6 +64,8 @@ class LinkHealthSchema(Schema):
     last_contact = fields.AwareDateTime(allow_none=True)
     last_error = fields.String(allow_none=True)
     last_error_at = fields.AwareDateTime(allow_none=True)
+    peer_software = fields.String(allow_none=True)
+    peer_protocols = fields.String(allow_none=True)
 
 
 class SyncLagSchema(Schema):

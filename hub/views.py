@@ -19,6 +19,7 @@ from common.clock import CHINA
 from common.divisions import CITY_CODE, Tier
 from common.errors import InvalidInput, NotFound
 from common.models import Role
+from hub.entry_rates import EntryRateSchema, entry_rate_rows
 from hub.metrics import CityMetrics, case_copies, city_metrics
 from hub.rollups import RollupFilter, RollupReport, csv_rows, rollup_report
 from hub.schemas import (
@@ -62,6 +63,22 @@ def _metrics() -> CityMetrics:
 def metrics() -> CityMetrics:
     """Case figures per county, per tier and city-wide, and sync lag per node."""
     return _metrics()
+
+
+def _entry_rates() -> list[dict[str, Any]]:
+    context = current_node()
+    with context.db.transaction() as session:
+        return entry_rate_rows(context, session)
+
+
+@blp.route("/entry-rates")
+@blp.response(200, EntryRateSchema(many=True))
+def entry_rates() -> list[dict[str, Any]]:
+    """Entry rates (进驻率) of departments, matters and window authorizations.
+
+    One row per county and handling tier, from the current catalog release.
+    """
+    return _entry_rates()
 
 
 @blp.route("/cases/<case_id>")
@@ -168,6 +185,7 @@ def dashboard() -> str:
         "hub/dashboard.html",
         metrics=_metrics(),
         rollups=report,
+        entry_rates=_entry_rates(),
         month_bars=bar_chart(by_month),
         group_bars=bar_chart(by_group),
         chart_height=CHART_HEIGHT,

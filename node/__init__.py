@@ -68,9 +68,12 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         catalog,
         clock_views,
         evaluation_views,
+        hotline_routed_views,
         hotline_views,
         pages,
         quarantine_views,
+        release_piece_views,
+        revocation_views,
         staffing_views,
         sync_views,
         ticket_views,
@@ -85,6 +88,8 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         case_views.applications,
         case_views.cases,
         sync_views.blp,
+        release_piece_views.blp,
+        revocation_views.blp,
         quarantine_views.api,
         hub_views.blp,
         users.api,
@@ -97,6 +102,7 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         assessment_views.api,
         evaluation_views.api,
         hotline_views.api,
+        hotline_routed_views.api,
         reconciliation_views.api,
     ):
         api.register_blueprint(blueprint)
@@ -113,10 +119,12 @@ def create_app(config: NodeConfig | None = None, *, migrate: bool = True) -> Fla
         quarantine_views.pages,
         evaluation_views.pages,
         hotline_views.pages,
+        hotline_routed_views.pages,
         reconciliation_views.pages,
     ):
         app.register_blueprint(page_blueprint)
     app.before_request(access.check_access)
+    app.after_request(sync_views.announce_versions)
     app.before_request(auth.check_csrf_token)
     app.before_request(context.follow_clock)
     app.register_blueprint(hub_views.pages)

@@ -228,24 +228,43 @@ def issue_token(args: argparse.Namespace) -> int:
 def enroll(args: argparse.Namespace) -> int:
     """Enroll this node's public key with its parent and every ancestor."""
     from sync.enroll import enroll_with_parent
+    from sync.revocation import resign_unsent_events
 
     context = register(NodeContext(load_config()))
     if args.new_key:
         context.rotate_key()
     key = enroll_with_parent(context, args.token)
     print(f"node {context.code} enrolled key {key}")
+    if args.new_key:
+        context.migrate()
+        with context.db.transaction() as session:
+            count = resign_unsent_events(context, session)
+        print(f"signed {count} unsent event(s) again with the new key")
     return 0
 
 
 def revoke_key(args: argparse.Namespace) -> int:
-    """Revoke the keys of a node of this node's subtree, effective at once here."""
+    """Revoke the keys of a node of this node's subtree, then tell every ancestor.
+
+    The revocation takes effect here at once. When the parent cannot be
+    reached, the command prints the error and exits 1, and the next sync
+    round sends the revocation again.
+    """
     from sync.enroll import revoke_keys
+    from sync.revocation import send_up
 
     context = register(NodeContext(load_config()))
     context.migrate()
     with context.db.transaction() as session:
         count = revoke_keys(context, session, args.code)
     print(f"revoked {count} key(s) of node {args.code}")
+    try:
+        held_at = [context.code, *send_up(context)]
+    except AppError as exc:
+        print(f"not yet sent to the parent: {exc.message}", file=sys.stderr)
+        print("the worker's next sync round sends it again", file=sys.stderr)
+        return 1
+    print(f"the revocation is held at node(s) {', '.join(held_at)}")
     return 0
 
 

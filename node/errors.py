@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from common.errors import AppError
+from common.errors import AppError, TooManyRequests
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,10 @@ def handle_app_error(error: AppError) -> Response:
         return redirect(url_for("users_pages.login", next=request.full_path))
     if error.status >= 500:
         logger.error("%s %s failed: %s", request.method, request.path, error.message)
-    return error_response(error.status, error.code, error.message, error.details)
+    response = error_response(error.status, error.code, error.message, error.details)
+    if isinstance(error, TooManyRequests):
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def handle_validation_error(error: ValidationError) -> Response:

@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from common.errors import AppError, InvalidInput
+from common.errors import AppError, InvalidInput, TooManyRequests
 from common.evaluation_models import (
     CHANNEL_LABELS,
     FOLLOW_UP_LABELS,
@@ -31,7 +31,7 @@ from common.schemas.evaluations import (
     SummarySchema,
     VerifySchema,
 )
-from node import evaluations
+from node import evaluations, rate_limits
 from node.api import Blueprint as ApiBlueprint
 from node.api import current_node
 from node.auth import current_user, require_roles, roles_required
@@ -67,6 +67,24 @@ def rate(data: dict[str, Any], entered_by: User | None) -> dict[str, Any]:
     return view
 
 
+def rate_as_applicant(data: dict[str, Any]) -> dict[str, Any]:
+    """Store an applicant's rating within the rate limits of ``node.rate_limits``.
+
+    Raises ``TooManyRequests`` over a limit, or once a wrong phone check
+    locks the case's rating.
+    """
+    context = current_node()
+    rate_limits.check_rating_allowed(
+        context, data["case_id"], request.remote_addr or "unknown"
+    )
+    try:
+        return rate(data, None)
+    except InvalidInput as exc:
+        if "phone_last4" in exc.details.get("fields", {}):
+            rate_limits.record_wrong_phone(context, data["case_id"])
+        raise
+
+
 def act_on_follow_up(action: str, follow_up_id: int, data: dict[str, Any]) -> Any:
     supervisor = require_roles(Role.SUPERVISOR)
     context = current_node()
@@ -87,10 +105,12 @@ def act_on_follow_up(action: str, follow_up_id: int, data: dict[str, Any]) -> An
 def rate_by_applicant(data: dict[str, Any]) -> dict[str, Any]:
     """Rate a case at the window device or on the web, where no clerk may rate.
 
-    The web channel checks the last 4 digits of the applicant's phone.
+    The last 4 digits of the applicant's phone prove the case is theirs.
+    Returns 429 with Retry-After over a rate limit, and for 15 minutes after
+    5 wrong phone checks on one case.
     """
     evaluations.reject_clerk(current_user())
-    return rate(data, None)
+    return rate_as_applicant(data)
 
 
 @api.route("/entered", methods=["POST"])
@@ -162,7 +182,9 @@ def rate_page(case_id: str) -> str:
 
 
 @pages.post("/rate/<case_id>")
-def submit_rating_page(case_id: str) -> str | tuple[str, int]:
+def submit_rating_page(
+    case_id: str,
+) -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     evaluations.reject_clerk(current_user())
     web = request.form.get("channel") == Channel.WEB
     form = {
@@ -172,7 +194,13 @@ def submit_rating_page(case_id: str) -> str | tuple[str, int]:
         "phone_last4": request.form.get("phone_last4", "").strip(),
     }
     try:
-        rate(ApplicantRatingSchema().load(form), None)
+        rate_as_applicant(ApplicantRatingSchema().load(form))
+    except TooManyRequests as exc:
+        logger.info("Rating of case %s rejected: %s", case_id, exc.message)
+        minutes = -(-exc.retry_after // 60)
+        error = f"尝试次数过多，请 {minutes} 分钟后再评价。"
+        page = render_rating(case_id, web, error=error)
+        return page, 429, {"Retry-After": str(exc.retry_after)}
     except (ValidationError, InvalidInput) as exc:
         logger.info("Rating of case %s rejected: %s", case_id, exc)
         return render_rating(case_id, web, error=rating_problem(exc)), 400

@@ -95,8 +95,9 @@ def record_rating(
         )
     # The applicant proves the case is theirs with the last 4 digits of their
     # phone, at the window device as on the web.
-    # NOTE: the device is not authenticated and the check is not
-    # rate-limited, so a caller who knows a case number can try digits.
+    # The device is not authenticated, so the views limit tries per case and
+    # per client address and lock a case after 5 wrong checks
+    # (node.rate_limits).
     if entered_by is None:
         check_phone(case, data.get("phone_last4") or "")
     existing = session.scalar(select(Evaluation).where(Evaluation.case_id == case.id))

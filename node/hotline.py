@@ -1,10 +1,8 @@
 """The 96123 hotline at the city: tickets, routing, reply deadlines, case queries.
 
 Tickets and the caller's personal data stay at the city. A ticket is routed
-to a department and to the node that handles its matter or case.
-
-NOTE: the routing is only recorded at the city. The ticket is not yet sent
-down to the routed node, so its staff see the ticket only on the city's pages.
+to a department and to the node that handles its matter or case, which gets
+a copy without the caller's name or phone (see ``node.hotline_routing``).
 """
 
 from __future__ import annotations
@@ -29,7 +27,12 @@ from common.errors import Conflict, InvalidInput, NotFound
 from common.evaluation_models import HotlineKind, HotlineTicket
 from common.models import CaseStatus, User
 from hub.models import HubCase
-from hub.rollup_handlers import hotline_ticket_opened, hotline_ticket_replied
+from hub.rollup_handlers import (
+    hotline_ticket_opened,
+    hotline_ticket_replied,
+    hotline_ticket_rerouted,
+)
+from node.hotline_routing import check_routable, reroute, send_routed
 from sync.outbox import emit
 
 logger = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ def create_ticket(
     # The hotline lives at the city, which is the hub: its rollups count the
     # ticket here, in the same transaction.
     hotline_ticket_opened(context, session, ticket.kind, routed_to, created_at)
+    send_routed(context, session, ticket, ticket_number(ticket))
     logger.info(
         "Hotline ticket %s (%s) routed to node %s, department %s, due %s",
         ticket.id,
@@ -153,14 +157,23 @@ def close_ticket(
     data: dict[str, Any],
     operator: User,
 ) -> HotlineTicket:
-    """Close a ticket with the reply given and the caller's rating of it."""
+    """Close a ticket with the caller's rating of the reply.
+
+    The reply is the one in ``data``, else the routed node's reply received
+    earlier. ``InvalidInput`` names the field when there is neither.
+    """
     ticket = get_ticket(session, ticket_id)
     if ticket.closed_at is not None:
         raise Conflict(
             f"hotline ticket {ticket_id} is closed already",
             {"ticket_id": ticket_id},
         )
-    ticket.reply = data["reply"].strip()
+    reply = (data.get("reply") or ticket.reply or "").strip()
+    if not reply:
+        raise invalid(
+            "reply", "missing: give the reply, or wait for the routed node's reply"
+        )
+    ticket.reply = reply
     ticket.caller_rating = data["caller_rating"]
     ticket.closed_at = utcnow()
     ticket.closed_by = operator.id
@@ -173,6 +186,31 @@ def close_ticket(
         ticket.closed_at,
     )
     logger.info("Hotline ticket %s closed, overdue: %s", ticket.id, is_overdue(ticket))
+    return ticket
+
+
+def reroute_ticket(
+    context: NodeContext,
+    session: Session,
+    ticket_id: int,
+    data: dict[str, Any],
+    operator: User,
+) -> HotlineTicket:
+    """Route an open ticket to another node and department, moving its rollup count.
+
+    The department is kept when ``data`` names none.
+    """
+    ticket = get_ticket(session, ticket_id)
+    check_routable(context, data["routed_to"])
+    previous = ticket.routed_to
+    department = (data.get("department") or ticket.department).strip()
+    reroute(
+        context, session, ticket, ticket_number(ticket), data["routed_to"], department
+    )
+    hotline_ticket_rerouted(
+        context, session, ticket.kind, previous, ticket.routed_to, ticket.created_at
+    )
+    logger.info("Hotline ticket %s re-routed by user %s", ticket.id, operator.id)
     return ticket
 
 

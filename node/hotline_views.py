@@ -23,6 +23,7 @@ from common.schemas.hotline import (
     ComplaintVerifySchema,
     HotlineCloseSchema,
     HotlineQuerySchema,
+    HotlineRouteSchema,
     HotlineTicketInSchema,
     HotlineTicketSchema,
 )
@@ -111,6 +112,20 @@ def close(data: dict[str, Any], ticket_id: int) -> dict[str, Any]:
         )
 
 
+@api.route("/tickets/<int:ticket_id>/route", methods=["POST"])
+@roles_required(*OPERATORS)
+@api.arguments(HotlineRouteSchema)
+@api.response(200, HotlineTicketSchema)
+def route(data: dict[str, Any], ticket_id: int) -> dict[str, Any]:
+    """Route an open ticket to another node or department, withdrawing it from the previous node."""
+    operator = require_roles(*OPERATORS)
+    context = current_node()
+    with context.db.transaction() as session:
+        return hotline.ticket_view(
+            hotline.reroute_ticket(context, session, ticket_id, data, operator)
+        )
+
+
 @api.route("/tickets/<int:ticket_id>/verify", methods=["POST"])
 @roles_required(Role.SUPERVISOR)
 @api.arguments(ComplaintVerifySchema)
@@ -189,10 +204,10 @@ def create_page() -> Response:
 @roles_required(*OPERATORS)
 def close_page(ticket_id: int) -> Response:
     operator = require_roles(*OPERATORS)
-    form = {
-        "reply": request.form.get("reply", ""),
-        "caller_rating": request.form.get("caller_rating", ""),
-    }
+    form = {"caller_rating": request.form.get("caller_rating", "")}
+    # A blank reply keeps the routed node's reply, if one has arrived.
+    if request.form.get("reply", "").strip():
+        form["reply"] = request.form["reply"]
     try:
         data = HotlineCloseSchema().load(form)
         with current_node().db.transaction() as session:
@@ -203,6 +218,29 @@ def close_page(ticket_id: int) -> Response:
         flash(f"工单未办结：{exc.message}")
     else:
         flash(f"工单 {ticket_id} 已办结。")
+    return redirect(url_for(".hotline_page"), 303)
+
+
+@pages.post("/hotline/tickets/<int:ticket_id>/route")
+@roles_required(*OPERATORS)
+def route_page(ticket_id: int) -> Response:
+    operator = require_roles(*OPERATORS)
+    context = current_node()
+    form = {
+        name: request.form[name].strip()
+        for name in ("routed_to", "department")
+        if request.form.get(name, "").strip()
+    }
+    try:
+        data = HotlineRouteSchema().load(form)
+        with context.db.transaction() as session:
+            hotline.reroute_ticket(context, session, ticket_id, data, operator)
+    except ValidationError as exc:
+        flash(f"工单未改派，请检查：{problem_fields(exc)}")
+    except AppError as exc:
+        flash(f"工单未改派：{exc.message}")
+    else:
+        flash(f"工单 {ticket_id} 已改派至 {data['routed_to']}。")
     return redirect(url_for(".hotline_page"), 303)
 
 

@@ -13,6 +13,7 @@ from common.context import NodeContext
 from common.models import Event, Link, OriginState
 from sync.push import pending_origins
 from sync.quarantine import open_count
+from sync.versions import protocols_text, software_version
 
 
 def queue_health(context: NodeContext) -> str:
@@ -55,6 +56,8 @@ def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
             "last_error_at": link.last_error_at.isoformat()
             if link.last_error_at
             else None,
+            "peer_software": link.peer_software,
+            "peer_protocols": link.peer_protocols,
         }
         for link in session.scalars(select(Link).order_by(Link.relation, Link.peer))
     ]
@@ -64,6 +67,8 @@ def sync_status(context: NodeContext, session: Session) -> dict[str, Any]:
         "name": context.division.name,
         "tier": context.tier.value,
         "parent": context.parent_code,
+        "software": software_version(),
+        "protocols": protocols_text(),
         "release": current_release_number(session),
         "own_events": own.held_seq if own else 0,
         "unacknowledged": unacked,

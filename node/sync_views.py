@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, request
 
 from common.context import NodeContext
-from common.errors import AppError, Forbidden, InvalidInput
+from common.errors import AppError, Forbidden
 from common.models import Role
 from common.schemas.sync import (
-    PROTOCOL_VERSION,
     AckSchema,
     BatchSchema,
     EnrollmentAnswerSchema,
@@ -30,6 +29,7 @@ from sync.feed import feed_page
 from sync.jobs import enqueue_once, notify, push_up, sync_round
 from sync.releases import release_to_wire, releases_after
 from sync.state import touch_link
+from sync.versions import check_protocol, record_peer_versions, version_headers
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +45,10 @@ def check_request() -> None:
     """
     if not request.path.startswith("/sync/"):
         return
-    version = request.headers.get("X-Sync-Protocol")
-    if version is not None and version != str(PROTOCOL_VERSION):
-        raise InvalidInput(
-            f"sync protocol {version} is not supported; this node speaks {PROTOCOL_VERSION}",
-            {"X-Sync-Protocol": version},
-        )
+    context = current_node()
+    check_protocol(context, request.headers)
     if request.path == "/sync/enroll":
         return
-    context = current_node()
     path = request.path
     if request.query_string:
         path += "?" + request.query_string.decode("latin-1")
@@ -67,6 +62,17 @@ def check_request() -> None:
             request.get_data(cache=True),
         )
     check_child(context, g.sync_sender)
+    record_peer_versions(context, g.sync_sender, "child", request.headers)
+
+
+def announce_versions(response: Response) -> Response:
+    """Send this node's versions on every sync response, refusals included.
+
+    Registered on the app, so it covers the /sync/ routes of every blueprint.
+    """
+    if request.path.startswith("/sync/"):
+        response.headers.update(version_headers())
+    return response
 
 
 def require_sender(claimed: str) -> None:

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from common.clock import today
-from common.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
+from common.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
 from common.models import QueueTicket, Role, ServiceWindow, TicketStatus, User
 from common.schemas.tickets import (
     TicketFinishSchema,
@@ -25,7 +32,7 @@ from common.schemas.tickets import (
     TicketReportSchema,
     TicketSchema,
 )
-from node import tickets
+from node import rate_limits, tickets
 from node.api import Blueprint as ApiBlueprint
 from node.api import current_node
 from node.auth import require_roles, roles_required
@@ -80,8 +87,12 @@ class Tickets(MethodView):
     @api.arguments(TicketInSchema)
     @api.response(201, TicketSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Take a ticket of a category. Anyone may, as at the kiosk."""
+        """Take a ticket of a category. Anyone may, as at the kiosk.
+
+        Answers 429 with Retry-After when one client address takes too many.
+        """
         context = current_node()
+        rate_limits.check_kiosk_allowed(context, request.remote_addr or "unknown")
         with context.db.transaction() as session:
             view = ticket_view(
                 session, tickets.take_ticket(context, session, data["category"])
@@ -145,9 +156,15 @@ def take_page() -> str:
 
 
 @pages.post("/tickets/take")
-def take_ticket_page() -> Response | tuple[str, int]:
+def take_ticket_page() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Take a ticket from the kiosk, then show it ready to print."""
     context = current_node()
+    try:
+        rate_limits.check_kiosk_allowed(context, request.remote_addr or "unknown")
+    except TooManyRequests as exc:
+        logger.info("Kiosk ticket rejected: %s", exc.message)
+        error = "取号过于频繁，请稍后再试或到咨询台求助。"
+        return render_kiosk(error=error), 429, {"Retry-After": str(exc.retry_after)}
     try:
         data = TicketInSchema().load({"category": request.form.get("category", "")})
         with context.db.transaction() as session:

@@ -126,6 +126,7 @@ def clerk_row(
         else None,
         # The case clock is stopped exactly while a supplement notice is open.
         "supplement_open": case.clock_stopped_at is not None,
+        "possible_duplicates": case.possible_duplicates or [],
     }
 
 

@@ -21,7 +21,9 @@ from common.errors import Conflict, Forbidden, InvalidInput, SequenceGap
 from common.keys import event_text, personal_text, verify
 from common.models import Event, NodeKey, utcnow
 from common.schemas.events import event_errors
+from sync.manifests import still_to_prove
 from sync.quarantine import apply_received
+from sync.revocation import check_event_keys
 from sync.state import lock_origin, touch_link
 
 logger = logging.getLogger(__name__)
@@ -174,7 +176,7 @@ def check_origin_signatures(
 
     Keys enrolled for a node reach every ancestor, so a relay cannot make
     up or change an event of a node below it. A revoked key still proves
-    the events signed before its revocation.
+    the events up to its revocation's cutoff (see ``sync.revocation``).
     """
     keys: dict[str, NodeKey | None] = {}
     for event in events:
@@ -228,9 +230,9 @@ def apply_run(
     check_duplicates(session, origin, [e for e in run if e["seq"] < expected])
     fresh = [dict(e, received_at=utcnow()) for e in run if e["seq"] >= expected]
     invalid = check_event_contents(context, fresh)
-    check_origin_signatures(
-        session, origin, events_to_prove(context, sender, origin, fresh, invalid)
-    )
+    check_event_keys(session, origin, fresh)
+    to_prove = events_to_prove(context, sender, origin, fresh, invalid)
+    check_origin_signatures(session, origin, still_to_prove(to_prove, fresh, invalid))
     if fresh:
         # A Core insert of the table, not the ORM's bulk insert: it is the
         # hot path of every batch.
@@ -252,6 +254,8 @@ def record_heads(
         contact = head.get("contact")
         if contact and (state.last_contact is None or contact > state.last_contact):
             state.last_contact = contact
+        if head.get("software"):
+            state.software = head["software"]
 
 
 def apply_batch(

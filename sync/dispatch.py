@@ -25,6 +25,7 @@ HANDLER_MODULES = (
     "hub.projection",
     "hub.rollup_handlers",
     "hub.reconciliation",
+    "node.hotline_routing",
 )
 
 _handlers: dict[str, list[EventHandler]] = defaultdict(list)

@@ -4,7 +4,8 @@ The city issues a one-time token for a node code. The node sends its code,
 public key and token to its parent, which passes the request up until the
 city checks and spends the token; on the way back down every node of the
 path stores the key. Enrolling a new key for a code revokes the old one,
-which is how keys are rotated.
+which is how keys are rotated. Revocations reach the ancestors through
+``sync.revocation``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from sqlalchemy.orm import Session
 from common.clock import utcnow
 from common.context import NodeContext
 from common.divisions import is_within
-from common.errors import AppError, Forbidden, InvalidInput, NotFound
+from common.errors import AppError, Forbidden, InvalidInput
 from common.keys import key_id, parse_public_key
 from common.models import EnrollmentToken, NodeKey
+from sync.revocation import revoke_node_keys
 
 logger = logging.getLogger(__name__)
 
@@ -112,20 +114,12 @@ def store_key(session: Session, code: str, public_key: str) -> str:
 
 
 def revoke_keys(context: NodeContext, session: Session, code: str) -> int:
-    """Revoke every active key of ``code`` at this node; return how many."""
-    if code == context.code or not is_within(code, context.code):
-        raise Forbidden(
-            f"node {context.code} can revoke keys of its own subtree only, not of {code}"
-        )
-    result = session.execute(
-        update(NodeKey)
-        .where(NodeKey.code == code, NodeKey.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    if not result.rowcount:
-        raise NotFound(f"node {code} has no active key here", {"code": code})
-    logger.warning("Node %s: revoked the keys of node %s", context.code, code)
-    return result.rowcount
+    """Revoke every active key of ``code`` at this node; return how many.
+
+    Each revocation is recorded for ``sync.revocation.send_up``, which
+    delivers it to every ancestor.
+    """
+    return len(revoke_node_keys(context, session, code))
 
 
 def accept_enrollment(

@@ -19,7 +19,7 @@ from common.divisions import is_within, subtree_prefix
 from common.errors import Forbidden
 from common.models import Event, FeedCursor, utcnow
 from common.schemas.events import event_errors
-from sync.dispatch import dispatch
+from sync.quarantine import apply_received
 from sync.state import touch_link
 
 logger = logging.getLogger(__name__)
@@ -86,35 +86,37 @@ def apply_feed_page(
     """Store and act on feed events in the caller's transaction; return how many were new.
 
     An event already held is skipped, so a page fetched twice changes
-    nothing. Raises ``Forbidden`` for an event that does not belong to this
-    node's part of the tree.
+    nothing. An event whose payload is invalid or whose handlers fail is
+    stored and quarantined, as a child's event would be, so that it does
+    not stop the feed. Raises ``Forbidden`` for an event that does not
+    belong to this node's part of the tree.
     """
     prefix = subtree_prefix(context.code)
-    stored = 0
+    new: dict[str, list[dict[str, Any]]] = {}
+    invalid: dict[str, dict[int, dict[str, Any]]] = {}
     for event in events:
+        origin, seq = event["origin"], event["seq"]
         destination = event["destination"] or ""
-        if (
-            not is_within(destination, context.code)
-            or event["origin"].startswith(prefix)
-            or event_errors(event)
-        ):
+        if not is_within(destination, context.code) or origin.startswith(prefix):
             raise Forbidden(
-                f"feed event {event['origin']}#{event['seq']} is invalid or not for "
-                f"node {context.code}"
+                f"feed event {origin}#{seq} is not for node {context.code}: its "
+                f"destination is {destination or 'missing'}"
             )
-        cursor = session.get(FeedCursor, event["origin"]) or FeedCursor(
-            origin=event["origin"], seq=0
-        )
-        cursor.seq = max(cursor.seq, event["seq"])
+        cursor = session.get(FeedCursor, origin) or FeedCursor(origin=origin, seq=0)
+        cursor.seq = max(cursor.seq, seq)
         session.add(cursor)
-        if _held(session, event["origin"], event["seq"]):
+        if _held(session, origin, seq):
             continue
+        errors = event_errors(event)
+        if errors:
+            invalid.setdefault(origin, {})[seq] = errors
         event = dict(event, personal=None)
         session.add(Event(**event, received_at=utcnow()))
-        session.flush()
-        dispatch(context, session, event)
-        stored += 1
-    return stored
+        new.setdefault(origin, []).append(event)
+    session.flush()
+    for origin, run in new.items():
+        apply_received(context, session, origin, run, invalid.get(origin, {}))
+    return sum(len(run) for run in new.values())
 
 
 def _held(session: Session, origin: str, seq: int) -> bool:

@@ -15,13 +15,13 @@ from redis.exceptions import RedisError
 
 from common.catalog import current_release_number
 from common.context import NodeContext, get_context
-from common.errors import ReleaseRejected, SequenceGap
+from common.errors import SequenceGap
 from common.models import Link
 from common.schemas.sync import AckSchema, FeedPageSchema
 from sync.feed import apply_feed_page, feed_cursors
+from sync.pieces import pull_next_release
 from sync.push import collect_batch, collect_heads, record_ack
 from sync.quarantine import enqueue_retry
-from sync.releases import store_release
 from sync.state import touch_link
 from sync.transport import ParentClient, SyncRefused
 
@@ -195,9 +195,10 @@ def pull_feed(code: str) -> int:
 
 
 def pull_catalog(code: str) -> int | None:
-    """Fetch the releases this node lacks and store each in its own transaction.
+    """Download the releases this node lacks, in pieces, and store each whole.
 
-    Returns the release number held afterwards.
+    Each release is stored in its own transaction. Returns the release
+    number held afterwards.
     """
     context = start_job(code, pull_catalog)
     if context.parent_code is None:
@@ -206,29 +207,22 @@ def pull_catalog(code: str) -> int | None:
     client = ParentClient(context)
     try:
         while True:
-            with context.db.transaction() as session:
-                current = current_release_number(session) or 0
             try:
-                releases = client.fetch_releases(current)
+                stored = pull_next_release(context, client)
             except Exception as exc:
                 record_error(context, exc)
                 raise
-            if not releases:
-                return current or None
-            for release in releases:
-                try:
-                    with context.db.transaction() as session:
-                        store_release(context, session, release)
-                        touch_link(session, context.parent_code, "parent")
-                except ReleaseRejected as exc:
-                    record_error(context, exc)
-                    raise
+            if stored is None:
+                with context.db.transaction() as session:
+                    return current_release_number(session)
+            # Events held for a release that had not arrived can apply now.
+            enqueue_retry(context)
     finally:
         client.close()
 
 
 def sync_round(code: str) -> None:
-    """Enqueue the jobs of one scheduled round: catalog, calendars, push, feed.
+    """Enqueue one scheduled round: key revocations, catalog, calendars, push, feed.
 
     The push runs every round, whatever Redis remembers. It sends what the
     outbox records as unsent, which reconciles the outbox with a flushed or
@@ -240,8 +234,12 @@ def sync_round(code: str) -> None:
     if context.parent_code is None:
         return
     from sync.calendars import pull_calendars  # that module imports this one
+    from sync.revocation import exchange_revocations
 
-    for job in (pull_catalog, pull_calendars, push_up, pull_feed):
+    # Revocations go first, so the parent has a revoked key's cutoff
+    # before the push sends events signed with the key.
+    jobs = (exchange_revocations, pull_catalog, pull_calendars, push_up, pull_feed)
+    for job in jobs:
         enqueue_once(context, job)
 
 

@@ -12,6 +12,7 @@ from common.context import NodeContext
 from common.keys import event_text, personal_text, sign
 from common.models import Event, utcnow
 from sync.dispatch import dispatch
+from sync.manifests import MANIFEST_KIND, manifest_due, manifest_payload
 from sync.state import lock_origin
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def emit(
     The next sequence number is taken under the origin's row lock, so the
     numbers of one origin are 1, 2, 3, … with no gap even when two
     transactions emit at once: the second waits for the first to commit.
+    An event that completes a segment is followed by a manifest event in
+    the same transaction (see ``sync.manifests``).
     """
     state = lock_origin(session, context.code)
     state.held_seq += 1
@@ -63,4 +66,7 @@ def emit(
         case_id,
     )
     dispatch(context, session, event)
+    if kind != MANIFEST_KIND and manifest_due(state.held_seq):
+        payload = manifest_payload(session, context.code, state.held_seq)
+        emit(context, session, MANIFEST_KIND, payload)
     return event

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from common.context import NodeContext
 from common.divisions import is_within, subtree_prefix
 from common.models import Event, OriginState, utcnow
+from sync.versions import software_version
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +89,18 @@ def collect_heads(context: NodeContext, session: Session) -> dict[str, dict[str,
     )
     heads = {}
     for state in session.scalars(query):
-        contact = utcnow() if state.origin == context.code else state.last_contact
+        own = state.origin == context.code
+        contact = utcnow() if own else state.last_contact
         heads[state.origin] = {
             "seq": max(state.held_seq, state.reported_seq),
             "contact": contact.isoformat() if contact else None,
+            "software": software_version() if own else state.software,
         }
+    # A node that has emitted no event yet still reports its software.
+    heads.setdefault(
+        context.code,
+        {"seq": 0, "contact": utcnow().isoformat(), "software": software_version()},
+    )
     return heads
 
 

@@ -10,8 +10,8 @@ import requests
 
 from common.context import NodeContext
 from common.errors import AppError
-from common.schemas.sync import PROTOCOL_VERSION
 from sync.auth import signed_headers
+from sync.versions import record_peer_versions, version_headers
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ParentClient:
         self.base_url = context.config.parent_url.rstrip("/")
         self.code = context.code
         self.http = requests.Session()
-        self.http.headers.update({"X-Sync-Protocol": str(PROTOCOL_VERSION)})
+        self.http.headers.update(version_headers())
 
     def push_events(self, batch: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "/sync/events", json=batch)
@@ -64,8 +64,29 @@ class ParentClient:
         body = {"code": code, "public_key": public_key, "token": token}
         return self._call("POST", "/sync/enroll", json=body, signed=False)
 
+    def send_revocations(self, records: list[dict[str, Any]]) -> list[str]:
+        """Send key revocations; return the nodes that hold them afterwards."""
+        body = {"revocations": records}
+        return self._call("POST", "/sync/revocations", json=body)["stored_at"]
+
+    def fetch_revocations(self) -> list[dict[str, Any]]:
+        """Return the parent's revocations of keys below this node, unchecked."""
+        return self._call("GET", "/sync/revocations")["revocations"]
+
     def fetch_releases(self, after: int) -> list[dict[str, Any]]:
         return self._call("GET", "/sync/releases", params={"after": after})["releases"]
+
+    def fetch_release_manifest(self, number: int, piece_size: int) -> dict[str, Any]:
+        """Return the parent's manifest of release ``number``, unchecked."""
+        path = f"/sync/releases/{number}/manifest"
+        return self._call("GET", path, params={"piece_size": piece_size})
+
+    def fetch_release_piece(
+        self, number: int, index: int, piece_size: int
+    ) -> dict[str, Any]:
+        """Return one piece of release ``number`` as the parent sent it, unchecked."""
+        path = f"/sync/releases/{number}/pieces/{index}"
+        return self._call("GET", path, params={"piece_size": piece_size})
 
     def fetch_calendar_releases(self, after: int) -> dict[str, Any]:
         """Return the parent's page of calendar releases after ``after``, unchecked."""
@@ -114,6 +135,10 @@ class ParentClient:
             response = self.http.send(prepared, timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise ParentUnreachable(f"cannot reach parent at {url}: {exc}") from exc
+        if self.context.parent_code:
+            record_peer_versions(
+                self.context, self.context.parent_code, "parent", response.headers
+            )
         try:
             body = response.json()
         except ValueError:

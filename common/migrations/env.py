@@ -5,7 +5,9 @@ from sqlalchemy import engine_from_config, pool
 
 import common.assessment_models  # noqa: F401  (registers the tables)
 import common.evaluation_models  # noqa: F401
+import common.hotline_models  # noqa: F401
 import common.models  # noqa: F401
+import common.release_piece_models  # noqa: F401
 import hub.models  # noqa: F401
 import hub.rollup_models  # noqa: F401
 import hub.snapshot_models  # noqa: F401

@@ -90,6 +90,10 @@ class CaseSchema(Schema):
     materials_checked = fields.List(fields.Dict(), allow_none=True)
     handover = fields.String(allow_none=True)
     ticket_id = fields.Integer(allow_none=True)
+    # Set when the applicant had another open case of the same matter here;
+    # the clerk decides whether it is a duplicate.
+    possible_duplicate = fields.Boolean()
+    possible_duplicates = fields.List(fields.String())
 
 
 class CaseStepSchema(Schema):

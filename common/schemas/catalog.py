@@ -73,6 +73,15 @@ class MatterSchema(Schema):
     visits_required = fields.Integer(load_default=None, allow_none=True)
     assumed_fields = fields.List(fields.String(), load_default=list)
     based_on_guides = fields.List(fields.Integer(), load_default=list)
+    # Taken in at the center's windows (进驻) rather than at the department's
+    # own office. True unless stated: every approving department has a
+    # window in the center.
+    in_center = fields.Boolean(load_default=True)
+    # The department has authorized its window to decide the matter there
+    # (窗口授权). None when not stated, which counts an on-the-spot matter
+    # as authorized, because it is finished at the window, and a promised
+    # matter as not authorized.
+    window_authorized = fields.Boolean(load_default=None, allow_none=True)
 
     @validates_schema
     def check_limits(self, data: dict[str, Any], **_: Any) -> None:

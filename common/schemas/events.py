@@ -12,6 +12,8 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
+from common.schemas.events_hotline import HOTLINE_PAYLOAD_SCHEMAS
+from common.schemas.events_sync import SYNC_PAYLOAD_SCHEMAS
 from common.schemas.sync import DIVISION_CODE
 
 CASE_ID = validate.Length(min=1, max=40)
@@ -413,6 +415,8 @@ PAYLOAD_SCHEMAS.update(
         "hotline.complaint_verified": ComplaintVerifiedSchema(),
     }
 )
+PAYLOAD_SCHEMAS.update(HOTLINE_PAYLOAD_SCHEMAS)
+PAYLOAD_SCHEMAS.update(SYNC_PAYLOAD_SCHEMAS)
 
 
 # --- window staffing and assessment ----------------------------------------------

@@ -54,12 +54,15 @@ class HotlineTicketInSchema(Schema):
 
 
 class HotlineCloseSchema(Schema):
-    """The reply given to the caller and the caller's rating of it."""
+    """The reply given to the caller and the caller's rating of it.
+
+    The reply may be left out once the routed node has sent one.
+    """
 
     class Meta:
         unknown = RAISE
 
-    reply = fields.String(required=True, validate=TEXT)
+    reply = fields.String(validate=TEXT)
     caller_rating = fields.String(required=True, validate=LEVELS)
 
     @validates("reply")
@@ -75,6 +78,20 @@ class ComplaintVerifySchema(Schema):
 
     @validates("note")
     def _note_not_blank(self, value: str, **kwargs: Any) -> None:
+        _not_blank(value)
+
+
+class HotlineRouteSchema(Schema):
+    """A new routing of an open ticket; the department is kept when left out."""
+
+    class Meta:
+        unknown = RAISE
+
+    routed_to = fields.String(required=True, validate=DIVISION_CODE)
+    department = fields.String(validate=validate.Length(min=1, max=100))
+
+    @validates("department")
+    def _department_not_blank(self, value: str, **kwargs: Any) -> None:
         _not_blank(value)
 
 
@@ -98,11 +115,15 @@ class HotlineTicketSchema(Schema):
     matter_code = fields.String(allow_none=True)
     case_id = fields.String(allow_none=True)
     routed_to = fields.String()
+    routing = fields.Integer()
     created_at = fields.AwareDateTime()
     deadline = fields.Date()
     deadline_provisional = fields.Boolean()
     closed_at = fields.AwareDateTime(allow_none=True)
     reply = fields.String(allow_none=True)
+    # The routed node's reply, received before the ticket is closed.
+    replied_at = fields.AwareDateTime(allow_none=True)
+    reply_from = fields.String(allow_none=True)
     caller_rating = fields.String(allow_none=True)
     verified_at = fields.AwareDateTime(allow_none=True)
     verification_note = fields.String(allow_none=True)

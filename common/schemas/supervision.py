@@ -132,6 +132,7 @@ class ClerkItemSchema(Schema):
     received_at = fields.AwareDateTime()
     current_step = fields.Nested(StepRefSchema, allow_none=True)
     supplement_open = fields.Boolean()
+    possible_duplicates = fields.List(fields.String())
 
 
 class WatchedItemSchema(Schema):

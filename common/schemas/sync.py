@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from common.schemas.wire import WireEventList
+
 DIVISION_CODE = validate.Regexp(
     r"^[0-9]{6}([0-9]{3})?([0-9]{3})?\Z", error="not a division code"
 )
@@ -17,12 +19,18 @@ MAX_CURSORS = 200
 # Events per upward batch; NODE_BATCH_SIZE may not exceed it.
 MAX_BATCH = 5000
 
-# Protocol version spoken by this code; sent on every sync request.
+# Protocol version this code uses for its own requests; sent on every one.
 PROTOCOL_VERSION = 1
+# Protocol versions this code accepts from a peer.
+SUPPORTED_PROTOCOLS = (1,)
 
 
 class WireEventSchema(Schema):
-    """One event as written by its origin."""
+    """One event as written by its origin.
+
+    ``common.schemas.wire.load_event`` checks the same rules without
+    marshmallow; change both together.
+    """
 
     origin = fields.String(required=True, validate=DIVISION_CODE)
     seq = fields.Integer(required=True, strict=True, validate=SEQUENCE)
@@ -50,13 +58,18 @@ class HeadSchema(Schema):
         required=True, strict=True, validate=validate.Range(min=0, max=MAX_SEQUENCE)
     )
     contact = fields.AwareDateTime(load_default=None, allow_none=True)
+    # The origin's software version as it last reported it.
+    software = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=40)
+    )
 
 
 class BatchSchema(Schema):
     """An upward batch: events in sequence order per origin."""
 
     sender = fields.String(required=True, validate=DIVISION_CODE)
-    events = fields.List(
+    # Checked by a compiled fast path first; see common.schemas.wire.
+    events = WireEventList(
         fields.Nested(WireEventSchema),
         required=True,
         validate=validate.Length(
@@ -90,7 +103,7 @@ class FeedRequestSchema(Schema):
 
 
 class FeedPageSchema(Schema):
-    events = fields.List(fields.Nested(WireEventSchema))
+    events = WireEventList(fields.Nested(WireEventSchema))
 
 
 class ReleaseQuerySchema(Schema):
@@ -109,3 +122,47 @@ class EnrollmentSchema(Schema):
 class EnrollmentAnswerSchema(Schema):
     code = fields.String()
     key_id = fields.String()
+
+
+class RevocationSchema(Schema):
+    """A key revocation as signed by the node that revoked the key."""
+
+    code = fields.String(required=True, validate=DIVISION_CODE)
+    key_id = fields.String(required=True, validate=validate.Length(equal=16))
+    revoked_by = fields.String(required=True, validate=DIVISION_CODE)
+    revoked_at = fields.AwareDateTime(required=True)
+    valid_through = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=MAX_SEQUENCE)
+    )
+    signer_key_id = fields.String(required=True, validate=validate.Length(equal=16))
+    signature = fields.String(required=True, validate=validate.Length(max=100))
+
+
+class RevocationBatchSchema(Schema):
+    revocations = fields.List(
+        fields.Nested(RevocationSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_CURSORS),
+    )
+
+
+class RevocationAnswerSchema(Schema):
+    # Codes of the nodes that hold the revocations now, nearest first.
+    stored_at = fields.List(fields.String())
+
+
+class RevocationPageSchema(Schema):
+    revocations = fields.List(fields.Nested(RevocationSchema))
+
+
+class RevokeKeysSchema(Schema):
+    code = fields.String(required=True, validate=DIVISION_CODE)
+
+
+class RevokedKeysSchema(Schema):
+    code = fields.String()
+    key_ids = fields.List(fields.String())
+    # Nodes that held the revocation when the response was sent, this one first.
+    stored_at = fields.List(fields.String())
+    # Why the ancestors were not reached yet, or None; the sync round retries.
+    error = fields.String(allow_none=True)

@@ -19,6 +19,8 @@ def case_view(case: Case) -> dict[str, Any]:
         **{c: getattr(case, c) for c in CaseSchema().fields if hasattr(case, c)},
         "status_label": CaseStatus(case.status).label,
         "light_label": Light(case.light).label,
+        "possible_duplicate": bool(case.possible_duplicates),
+        "possible_duplicates": case.possible_duplicates or [],
     }
 
 

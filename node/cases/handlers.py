@@ -21,7 +21,11 @@ def application_filed(
 ) -> None:
     if event["destination"] == context.code:
         case = receive_application(
-            context, session, event["payload"], event["personal"]
+            context,
+            session,
+            event["payload"],
+            event["personal"],
+            filed_at=event["created_at"],
         )
         logger.info(
             "Node %s: received case %s from %s", context.code, case.id, event["origin"]

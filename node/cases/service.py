@@ -13,12 +13,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from common.catalog import delegations_of, get_matter, handling_node, require_release
+from common.catalog import (
+    current_release_number,
+    delegations_of,
+    get_matter,
+    handling_node,
+    require_release,
+)
 from common.clock import utcnow
 from common.context import NodeContext
 from common.errors import Conflict, InvalidInput, NotFound
 from common.models import Application, Case, CaseStatus, Counter, Matter, User
 from common.validation import normalize_id_number
+from node.cases.duplicates import flag_possible_duplicates
+from sync.dispatch import Transient
 from sync.outbox import emit
 from sync.state import lock_origin
 
@@ -131,16 +139,31 @@ def file_application(
     return application
 
 
+def intake_moment(filed_at: dt.datetime | None) -> dt.datetime:
+    """Return when a case counts as received: its filing time, never in the future.
+
+    NOTE: the filing time is the filing node's clock. One running ahead is
+    cut to this node's time; one running behind dates the intake earlier.
+    """
+    now = utcnow()
+    if filed_at is None:
+        return now
+    return min(filed_at, now)
+
+
 def receive_application(
     context: NodeContext,
     session: Session,
     payload: dict[str, Any],
     personal: dict[str, Any] | None,
+    filed_at: dt.datetime | None = None,
 ) -> Case:
     """Create the case at this handling node from a filed application.
 
     An application that arrives twice creates one case: the second is
-    ignored.
+    ignored. ``filed_at`` is when the filing node took the application in.
+    The case counts as received then, not when it reached this node, so a
+    village that was offline for days does not lengthen the notice period.
     """
     existing = session.get(Case, payload["case_id"])
     if existing is not None:
@@ -148,6 +171,17 @@ def receive_application(
     if personal is None:
         raise Conflict(
             f"application {payload['case_id']} arrived without the applicant's data"
+        )
+    held = current_release_number(session) or 0
+    if payload["release"] > held:
+        # A release reaches the filing node through this node, so this
+        # happens only after this node lost releases, for example when it
+        # was restored from a backup. The quarantine retries the event
+        # after the release arrives again.
+        raise Transient(
+            f"application {payload['case_id']} was filed under catalog release "
+            f"{payload['release']}, which has not arrived at this node yet "
+            f"(it holds release {held})"
         )
     matter = get_matter(session, payload["matter_code"], payload["release"])
     case = Case(
@@ -161,13 +195,14 @@ def receive_application(
         applicant_pseudonym=payload["applicant_pseudonym"],
         materials=payload["materials"],
         status=CaseStatus.RECEIVED,
-        received_at=utcnow(),
+        received_at=intake_moment(filed_at),
         department=matter.department,
         kind=matter.kind,
         joint=bool(matter.standard.get("joint")),
     )
     session.add(case)
     session.flush()
+    flag_possible_duplicates(session, case)
     announce(
         context,
         session,

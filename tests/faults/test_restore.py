@@ -75,9 +75,13 @@ def test_sender_rewinds_after_parent_restore(federation: Federation) -> None:
 @pytest.mark.xfail(
     strict=True,
     raises=SyncRefused,
-    reason="a handling node restored from a backup rejects the resent applications "
-    "it lost with 409, since they come back without personal data, and the "
-    "village's push then fails on every round",
+    reason="the restored township lacks its own events after the backup, so it "
+    "numbers new ones with sequences the county holds with other content: the "
+    "county rejects them as event_diverged on every round. The applications it "
+    "lost also come back from the village without personal data, which the "
+    "village erased after the first acknowledgement, so they are quarantined. "
+    "Recovery needs the node's lost events fetched back from its parent and the "
+    "personal data sent again by the filing node",
 )
 def test_handler_restored_from_backup(federation: Federation) -> None:
     start_branch(federation)
