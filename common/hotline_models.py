@@ -43,3 +43,5 @@ class RoutedHotlineTicket(Base):
     reply: Mapped[str | None] = mapped_column(Text)
     replied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     replied_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Set when the city closes the ticket, which then takes no more replies.
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -58,6 +58,15 @@ def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
     return key
 
 
+def key_file_stamp(data_dir: Path) -> tuple[int, int] | None:
+    """Return the inode and modification time of the key file, or None if it is missing."""
+    try:
+        status = (data_dir / KEY_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_mtime_ns)
+
+
 def replace_key(data_dir: Path) -> Ed25519PrivateKey:
     """Set the node's key file aside and create a new key, for rotation."""
     path = data_dir / KEY_FILE

@@ -150,7 +150,12 @@ def entry_rates(context: NodeContext, session: Session) -> list[EntryRate]:
 
 
 class EntryRateSchema(Schema):
-    county_code = fields.String()
+    county_code = fields.String(
+        metadata={
+            "description": "County code, or the city's code 350600 for the city's "
+            "own departments (市本级), as in metrics and rollups"
+        }
+    )
     county_name = fields.String()
     tier = fields.String()
     departments = fields.Integer()

@@ -24,7 +24,7 @@ from hub.case_tally import TALLY_COUNTERS
 from hub.models import HubCase
 from hub.rollup_models import CITY_LEVEL, CaseTally
 
-# Label of the cases handled by the city node itself (county_code is None).
+# Label of the cases handled by the city node itself, listed under the city's code.
 CITY_LEVEL_LABEL = "市本级"
 TOTAL_LABEL = "全市合计"
 
@@ -33,10 +33,10 @@ TOTAL_LABEL = "全市合计"
 class CaseFigures:
     """Case counts and averages of one group of cases.
 
-    ``key`` is the county code or the tier value of the group, or None for
-    the city's own cases and for the city-wide total. The on-time rate and
-    the two averages cover completed cases only, and are None when the
-    group has none.
+    ``key`` is the county code or the tier value of the group, the city's
+    code for the city's own cases, or None for the city-wide total. The
+    on-time rate and the two averages cover completed cases only, and are
+    None when the group has none.
     """
 
     key: str | None
@@ -174,7 +174,8 @@ def figures_by_county(context: NodeContext, session: Session) -> list[CaseFigure
     rows = _grouped_rows(session, CaseTally.county_code)
     counties = {d.code for d in context.divisions.children(CITY_CODE)}
     counties |= {code for code in rows if code != CITY_LEVEL}
-    figures = [_figures_or_empty(rows.get(CITY_LEVEL), None, CITY_LEVEL_LABEL)]
+    own = rows.get(CITY_LEVEL)
+    figures = [_figures_or_empty(own, CITY_CODE, CITY_LEVEL_LABEL)]
     for code in sorted(counties):
         label = _division_name(context.divisions, code)
         figures.append(_figures_or_empty(rows.get(code), code, label))

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 from common.context import NodeContext
 from common.divisions import CITY_CODE, TIER_LABELS, Tier
 from common.errors import InvalidInput
+from common.evaluation_models import HOTLINE_KIND_LABELS, HotlineTicket
+from hub.rollup_handlers import month_of
 from hub.rollup_models import (
     CITY_LEVEL,
     CaseRollup,
@@ -58,7 +60,7 @@ CASE_COUNTERS = (
 
 @dataclass(frozen=True)
 class RollupFilter:
-    """Selection of cases to count: a county ("" for the city's own), a node, months."""
+    """Selection of cases to count: a county (the city's code for its own), a node, months."""
 
     by: str = "county"
     county: str | None = None
@@ -198,6 +200,13 @@ def check_filter(context: NodeContext, selection: RollupFilter) -> None:
                 "of a county, township or the city"
             )
             raise InvalidInput(message, {"fields": {"handler": [message]}})
+        # Matters are handled at the city, a county or a township, never a village.
+        if divisions.get(selection.handler).tier is Tier.VILLAGE:
+            message = (
+                f"node {selection.handler} is a village, which handles no cases: "
+                "give the code of a county, township or the city"
+            )
+            raise InvalidInput(message, {"fields": {"handler": [message]}})
         county = divisions.county_of(selection.handler) or CITY_CODE
         if selection.county is not None and county != selection.county:
             message = (
@@ -213,6 +222,15 @@ def county_value(county: str) -> str:
     The city's own code selects the cases that the city handles itself.
     """
     return CITY_LEVEL if county == CITY_CODE else county
+
+
+def county_key(key: str) -> str:
+    """Return the API's code of a rollup county key, the inverse of ``county_value``.
+
+    The APIs name the city's own cases by the city's code, as the ``county``
+    parameter does, rather than by the empty key the tables store.
+    """
+    return CITY_CODE if key == CITY_LEVEL else key
 
 
 # --- case figures ------------------------------------------------------------
@@ -326,7 +344,7 @@ def _figure_list(
 ) -> list[CaseFigures]:
     return [
         CaseFigures(
-            key=key,
+            key=county_key(key) if by == "county" else key,
             label=_label(context, by, key),
             drill=_drill(by, key, selection),
             **rows.get(key, {}),
@@ -418,7 +436,7 @@ def service_figures(
     by = "county" if selection.county is None else "handler"
     return [
         ServiceFigures(
-            key=row.key,
+            key=county_key(row.key) if by == "county" else row.key,
             label=_label(context, by, row.key),
             **{name: int(getattr(row, name)) for name in names},
         )
@@ -426,8 +444,42 @@ def service_figures(
     ]
 
 
+def handler_hotline_figures(
+    session: Session, selection: RollupFilter
+) -> list[HotlineFigures]:
+    """Return the hotline tickets routed to the ``handler`` node, by kind.
+
+    The hotline rollup is kept by county only, so these are counted from the
+    city's tickets, which live in the hub's own database. As in the rollup,
+    a ticket counts in the month it was opened and ``replied`` counts the
+    closed ones.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    query = select(HotlineTicket).where(HotlineTicket.routed_to == selection.handler)
+    for ticket in session.scalars(query):
+        month = month_of(ticket.created_at)
+        if selection.month_from is not None and month < selection.month_from:
+            continue
+        if selection.month_to is not None and month > selection.month_to:
+            continue
+        kind = counts.setdefault(
+            ticket.kind, {"tickets": 0, "replied": 0, "reply_seconds": 0}
+        )
+        kind["tickets"] += 1
+        if ticket.closed_at is not None:
+            seconds = (ticket.closed_at - ticket.created_at).total_seconds()
+            kind["replied"] += 1
+            kind["reply_seconds"] += max(int(seconds), 0)
+    return [
+        HotlineFigures(key=kind, label=HOTLINE_KIND_LABELS.get(kind, kind), **figures)
+        for kind, figures in sorted(counts.items())
+    ]
+
+
 def hotline_figures(session: Session, selection: RollupFilter) -> list[HotlineFigures]:
-    """Return hotline tickets by kind."""
+    """Return hotline tickets by kind, those routed to one node if ``handler`` names it."""
+    if selection.handler is not None:
+        return handler_hotline_figures(session, selection)
     names = ("tickets", "replied", "reply_seconds")
     sums = [func.sum(getattr(HotlineRollup, name)).label(name) for name in names]
     query = (
@@ -439,7 +491,7 @@ def hotline_figures(session: Session, selection: RollupFilter) -> list[HotlineFi
     return [
         HotlineFigures(
             key=row.kind,
-            label=row.kind,
+            label=HOTLINE_KIND_LABELS.get(row.kind, row.kind),
             **{name: int(getattr(row, name)) for name in names},
         )
         for row in session.execute(query)

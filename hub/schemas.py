@@ -38,8 +38,13 @@ class FiguresSchema(Schema):
 
 
 class CountyFiguresSchema(FiguresSchema):
-    # None for the cases handled by the city node itself (市本级).
-    county_code = fields.String(attribute="key", allow_none=True)
+    county_code = fields.String(
+        attribute="key",
+        metadata={
+            "description": "County code, or the city's code 350600 for the cases "
+            "the city handles itself (市本级), as in entry-rates and rollups"
+        },
+    )
 
 
 class TierFiguresSchema(FiguresSchema):
@@ -117,6 +122,10 @@ class HubCaseSchema(Schema):
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month YYYY-MM")
 
 
+class NoQuerySchema(Schema):
+    """Query of an API that takes no parameters: any parameter is refused."""
+
+
 class RollupQuerySchema(Schema):
     """Query of the rollup API and the CSV export. Every field is optional."""
 
@@ -150,7 +159,13 @@ class RollupQuerySchema(Schema):
 
 
 class RollupFiguresSchema(Schema):
-    key = fields.String()
+    key = fields.String(
+        metadata={
+            "description": "Code or value of the group. Grouped by county, the "
+            "city's code 350600 names the cases the city handles itself (市本级), "
+            "as in entry-rates and metrics; the total's key is empty"
+        }
+    )
     label = fields.String()
     received = fields.Integer()
     accepted = fields.Integer()
@@ -193,7 +208,12 @@ class ServiceFiguresSchema(Schema):
 
 class HotlineFiguresSchema(Schema):
     kind = fields.String(attribute="key")
+    # The kind in Chinese, as the hotline pages show it.
+    label = fields.String()
     tickets = fields.Integer()
+    # The tickets the city closed with the reply given to the caller (已办结),
+    # and the time from opening to closing: a routed node's reply alone
+    # does not count, because the caller has not heard it yet.
     replied = fields.Integer()
     reply_seconds = fields.Integer()
     average_reply_hours = fields.Float(allow_none=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, render_template, request
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 
 from common.clock import CHINA
 from common.divisions import CITY_CODE, Tier
@@ -21,10 +21,12 @@ from common.errors import InvalidInput, NotFound
 from common.models import Role
 from hub.entry_rates import EntryRateSchema, entry_rate_rows
 from hub.metrics import CityMetrics, case_copies, city_metrics
+from hub.query_messages import page_message
 from hub.rollups import RollupFilter, RollupReport, csv_rows, rollup_report
 from hub.schemas import (
     HubCaseSchema,
     MetricsSchema,
+    NoQuerySchema,
     RollupQuerySchema,
     RollupReportSchema,
 )
@@ -59,8 +61,9 @@ def _metrics() -> CityMetrics:
 
 
 @blp.route("/metrics")
+@blp.arguments(NoQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, MetricsSchema)
-def metrics() -> CityMetrics:
+def metrics(_query: dict[str, Any]) -> CityMetrics:
     """Case figures per county, per tier and city-wide, and sync lag per node."""
     return _metrics()
 
@@ -72,8 +75,9 @@ def _entry_rates() -> list[dict[str, Any]]:
 
 
 @blp.route("/entry-rates")
+@blp.arguments(NoQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, EntryRateSchema(many=True))
-def entry_rates() -> list[dict[str, Any]]:
+def entry_rates(_query: dict[str, Any]) -> list[dict[str, Any]]:
     """Entry rates (进驻率) of departments, matters and window authorizations.
 
     One row per county and handling tier, from the current catalog release.
@@ -122,7 +126,7 @@ def _rollups(selection: RollupFilter) -> RollupReport:
 
 
 @blp.route("/rollups")
-@blp.arguments(RollupQuerySchema, location="query")
+@blp.arguments(RollupQuerySchema, location="query", unknown=RAISE)
 @blp.response(200, RollupReportSchema)
 def rollups(selection: RollupFilter) -> RollupReport:
     """Return case, queue and hotline figures from the rollups, grouped and filtered.
@@ -134,15 +138,22 @@ def rollups(selection: RollupFilter) -> RollupReport:
     return _rollups(selection)
 
 
-def _page_filter() -> RollupFilter:
-    """Load the page's query string, raising ``InvalidInput`` with the fields."""
+def _page_report() -> RollupReport:
+    """Read the rollups that the page's query selects.
+
+    A bad query raises ``InvalidInput`` with the fields, and a Chinese
+    message naming each field and what it accepts.
+    """
     try:
         selection: RollupFilter = RollupQuerySchema().load(request.args.to_dict())
+        return _rollups(selection)
     except ValidationError as error:
-        raise InvalidInput(
-            "invalid query: see the fields for each reason", {"fields": error.messages}
-        ) from error
-    return selection
+        fields = error.normalized_messages()
+    except InvalidInput as error:
+        if "fields" not in error.details:
+            raise
+        fields = error.details["fields"]
+    raise InvalidInput(page_message(fields), {"fields": fields})
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,7 @@ def bar_chart(items: list[tuple[str, int, int]]) -> list[Bar]:
 
 @pages.route("/hub")
 def dashboard() -> str:
-    report = _rollups(_page_filter())
+    report = _page_report()
     by_month = [(f.key, f.received, f.completed) for f in report.months]
     by_group = [(f.label, f.received, f.completed) for f in report.rows]
     return render_template(
@@ -196,7 +207,7 @@ def dashboard() -> str:
 @pages.route("/hub/export.csv")
 def export_csv() -> Response:
     """Send the rollup table as CSV, with a byte order mark so that Excel reads UTF-8."""
-    report = _rollups(_page_filter())
+    report = _page_report()
     buffer = io.StringIO()
     buffer.write("\ufeff")
     csv.writer(buffer).writerows(csv_rows(report))

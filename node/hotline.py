@@ -32,7 +32,7 @@ from hub.rollup_handlers import (
     hotline_ticket_replied,
     hotline_ticket_rerouted,
 )
-from node.hotline_routing import check_routable, reroute, send_routed
+from node.hotline_routing import check_routable, reroute, send_closed, send_routed
 from sync.outbox import emit
 
 logger = logging.getLogger(__name__)
@@ -177,6 +177,7 @@ def close_ticket(
     ticket.caller_rating = data["caller_rating"]
     ticket.closed_at = utcnow()
     ticket.closed_by = operator.id
+    send_closed(context, session, ticket, ticket_number(ticket))
     hotline_ticket_replied(
         context,
         session,

@@ -13,6 +13,7 @@ from common.calendar import load_calendar
 from common.errors import AppError
 from common.evaluation_models import HOTLINE_KIND_LABELS
 from common.schemas.hotline_routed import (
+    REPLY_MAX_LENGTH,
     RoutedQuerySchema,
     RoutedReplySchema,
     RoutedTicketSchema,
@@ -78,6 +79,13 @@ def reply(data: dict[str, Any], ticket_id: int) -> dict[str, Any]:
 # --- page ---------------------------------------------------------------------
 
 
+def reply_problem(reply: str) -> str:
+    """Return, in Chinese, why the reply form was rejected: blank or too long."""
+    if reply.strip():
+        return f"答复内容过长，最多 {REPLY_MAX_LENGTH} 个字。"
+    return "请填写答复内容。"
+
+
 @pages.get("/hotline/routed")
 @roles_required(*VIEWERS)
 def routed_page() -> str:
@@ -96,8 +104,9 @@ def reply_page(ticket_id: int) -> Response:
     try:
         data = RoutedReplySchema().load({"reply": request.form.get("reply", "")})
         send_reply(ticket_id, data["reply"])
-    except ValidationError:
-        flash("答复未发送：请填写答复内容。")
+    except ValidationError as exc:
+        logger.info("Reply to hotline ticket %s rejected: %s", ticket_id, exc.messages)
+        flash(f"答复未发送：{reply_problem(request.form.get('reply', ''))}")
     except AppError as exc:
         logger.info("Reply to hotline ticket %s rejected: %s", ticket_id, exc.message)
         flash(f"答复未发送：{exc.message}")

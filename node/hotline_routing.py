@@ -4,7 +4,8 @@ The city sends a routed ticket down the feed as ``hotline.routed``, addressed
 to the routed node, and a ``hotline.withdrawn`` to the previous node when it
 re-routes the ticket. The routed node's staff reply with ``hotline.replied``,
 which travels up to the city and sets the reply on the city's ticket. The city
-operator then closes the ticket with the caller's rating.
+operator then closes the ticket with the caller's rating and sends
+``hotline.closed`` to the routed node, which takes no reply after that.
 
 Personal data: the caller's name and phone stay at the city. The routed node
 replies through the city, which calls the caller back, so it needs neither.
@@ -37,7 +38,8 @@ from sync.outbox import emit
 logger = logging.getLogger(__name__)
 
 # Roles that list every ticket routed to their node. A department approver
-# lists only the tickets of their own department.
+# lists only the tickets of their own department, or all of them if they
+# have no department, as for the other department-bound work.
 ALL_TICKETS_ROLES = (Role.CENTER_ADMIN, Role.SUPERVISOR)
 VIEWER_ROLES = (*ALL_TICKETS_ROLES, Role.DEPARTMENT_APPROVER)
 
@@ -67,6 +69,20 @@ def send_routed(
         "deadline_provisional": ticket.deadline_provisional,
     }
     emit(context, session, "hotline.routed", payload, destination=ticket.routed_to)
+
+
+def send_closed(
+    context: NodeContext, session: Session, ticket: HotlineTicket, number: str
+) -> None:
+    """Emit ``hotline.closed`` to the routed node, in the transaction that closes the ticket."""
+    assert ticket.closed_at is not None, "send_closed needs a closed ticket"
+    payload = {
+        "ticket_id": ticket.id,
+        "number": number,
+        "routing": ticket.routing,
+        "closed_at": ticket.closed_at.isoformat(),
+    }
+    emit(context, session, "hotline.closed", payload, destination=ticket.routed_to)
 
 
 def check_routable(context: NodeContext, node: str) -> None:
@@ -199,7 +215,7 @@ def ticket_routed(
     routed_ticket.deadline_provisional = payload["deadline_provisional"]
     routed_ticket.withdrawn_at = routed_ticket.reply = routed_ticket.replied_at = (
         routed_ticket.replied_by
-    ) = None
+    ) = routed_ticket.closed_at = None
     session.add(routed_ticket)
     logger.info(
         "Node %s: hotline ticket %s routed here, routing %s",
@@ -207,6 +223,28 @@ def ticket_routed(
         routed_ticket.ticket_id,
         routed_ticket.routing,
     )
+
+
+def held_routing(
+    context: NodeContext, session: Session, payload: dict[str, Any], action: str
+) -> RoutedHotlineTicket | None:
+    """Return the routed ticket that ``payload`` names, or None if another routing is stored.
+
+    A withdrawal or closing of an older routing, replayed or late, must not
+    touch the routing stored here, so it is logged and ignored.
+    """
+    routed_ticket = session.get(RoutedHotlineTicket, payload["ticket_id"])
+    if routed_ticket is None or routed_ticket.routing != payload["routing"]:
+        logger.warning(
+            "Node %s: ignored %s of hotline ticket %s, routing %s, "
+            "which is not the routing stored here",
+            context.code,
+            action,
+            payload["ticket_id"],
+            payload["routing"],
+        )
+        return None
+    return routed_ticket
 
 
 @on("hotline.withdrawn")
@@ -217,17 +255,8 @@ def ticket_withdrawn(
     if event["destination"] != context.code:
         return
     payload = event["payload"]
-    routed_ticket = session.get(RoutedHotlineTicket, payload["ticket_id"])
-    if routed_ticket is None or routed_ticket.routing != payload["routing"]:
-        logger.warning(
-            "Node %s: ignored withdrawal of hotline ticket %s, routing %s, "
-            "which is not the routing stored here",
-            context.code,
-            payload["ticket_id"],
-            payload["routing"],
-        )
-        return
-    if routed_ticket.withdrawn_at is None:
+    routed_ticket = held_routing(context, session, payload, "withdrawal")
+    if routed_ticket is not None and routed_ticket.withdrawn_at is None:
         routed_ticket.withdrawn_at = dt.datetime.fromisoformat(payload["withdrawn_at"])
         logger.info(
             "Node %s: hotline ticket %s withdrawn, re-routed to %s",
@@ -237,8 +266,28 @@ def ticket_withdrawn(
         )
 
 
+@on("hotline.closed")
+def ticket_closed(
+    context: NodeContext, session: Session, event: dict[str, Any]
+) -> None:
+    """Mark the routed ticket closed, if the closing names the routing stored here."""
+    if event["destination"] != context.code:
+        return
+    payload = event["payload"]
+    routed_ticket = held_routing(context, session, payload, "closing")
+    if routed_ticket is not None and routed_ticket.closed_at is None:
+        routed_ticket.closed_at = dt.datetime.fromisoformat(payload["closed_at"])
+        logger.info(
+            "Node %s: hotline ticket %s closed by the city",
+            context.code,
+            routed_ticket.ticket_id,
+        )
+
+
 def sees_all_tickets(user: User) -> bool:
-    return any(role in user.roles for role in ALL_TICKETS_ROLES)
+    return user.department is None or any(
+        role in user.roles for role in ALL_TICKETS_ROLES
+    )
 
 
 def get_routed(session: Session, ticket_id: int, user: User) -> RoutedHotlineTicket:
@@ -271,9 +320,17 @@ def send_reply(
 ) -> RoutedHotlineTicket:
     """Record the reply here and emit ``hotline.replied`` for the city, in one transaction.
 
-    Raises ``Conflict`` if this routing of the ticket has a reply already.
+    Raises ``Conflict`` if this routing of the ticket has a reply already,
+    or if the city has closed the ticket, because the city would drop the reply.
     """
     routed_ticket = get_routed(session, ticket_id, user)
+    if routed_ticket.closed_at is not None:
+        raise Conflict(
+            f"hotline ticket {ticket_id} was closed by the city on "
+            f"{local_date(routed_ticket.closed_at)} and takes no more replies; "
+            "call the city's hotline operator to add to the reply",
+            {"ticket_id": ticket_id},
+        )
     if routed_ticket.replied_at is not None:
         raise Conflict(
             f"hotline ticket {ticket_id} has a reply already; ask the city's "
@@ -300,8 +357,8 @@ def list_routed(
 ) -> list[dict[str, Any]]:
     """Return the tickets routed here that ``user`` may see, the earliest deadline first.
 
-    ``status`` "open" keeps those without a reply, "replied" those with one.
-    Withdrawn tickets are left out.
+    ``status`` "open" keeps those without a reply that the city has not
+    closed, "replied" those with one. Withdrawn tickets are left out.
     """
     query = select(RoutedHotlineTicket).where(
         RoutedHotlineTicket.withdrawn_at.is_(None)
@@ -309,7 +366,10 @@ def list_routed(
     if not sees_all_tickets(user):
         query = query.where(RoutedHotlineTicket.department == user.department)
     if status == "open":
-        query = query.where(RoutedHotlineTicket.replied_at.is_(None))
+        query = query.where(
+            RoutedHotlineTicket.replied_at.is_(None),
+            RoutedHotlineTicket.closed_at.is_(None),
+        )
     elif status == "replied":
         query = query.where(RoutedHotlineTicket.replied_at.is_not(None))
     query = query.order_by(RoutedHotlineTicket.deadline, RoutedHotlineTicket.ticket_id)
@@ -320,20 +380,21 @@ def list_routed(
 
 
 def routed_view(routed_ticket: RoutedHotlineTicket, calendar: Any) -> dict[str, Any]:
-    """Return a routed ticket with its working days left, negative once overdue."""
-    day = today()
+    """Return a routed ticket with its working days left, negative once overdue.
+
+    The count stops when the ticket is replied here or closed at the city.
+    """
+    stopped_at = routed_ticket.replied_at or routed_ticket.closed_at
+    day = local_date(stopped_at) if stopped_at else today()
     if day <= routed_ticket.deadline:
         left = calendar.working_days_between(day, routed_ticket.deadline)
     else:
         left = -calendar.working_days_between(routed_ticket.deadline, day)
-    answered_by = (
-        local_date(routed_ticket.replied_at) if routed_ticket.replied_at else day
-    )
     return {
         **{
             c.key: getattr(routed_ticket, c.key)
             for c in RoutedHotlineTicket.__table__.columns
         },
         "working_days_left": left,
-        "overdue": answered_by > routed_ticket.deadline,
+        "overdue": day > routed_ticket.deadline,
     }

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from common.divisions import CITY_CODE
-from common.errors import AppError, InvalidInput, NotFound
+from common.errors import AppError, InvalidInput, NotFound, TooManyRequests
 from common.evaluation_models import (
     HOTLINE_KIND_LABELS,
     LEVEL_LABELS,
@@ -27,7 +27,7 @@ from common.schemas.hotline import (
     HotlineTicketInSchema,
     HotlineTicketSchema,
 )
-from node import hotline
+from node import hotline, rate_limits
 from node.api import Blueprint as ApiBlueprint
 from node.api import current_node
 from node.auth import require_roles, roles_required
@@ -293,7 +293,20 @@ def web_form_page() -> str:
 
 
 @pages.post("/hotline/new")
-def submit_web_form_page() -> str | tuple[str, int]:
+def submit_web_form_page() -> str | tuple[str, int] | tuple[str, int, dict[str, str]]:
+    try:
+        rate_limits.check_web_hotline_allowed(
+            current_node(), request.remote_addr or "unknown"
+        )
+    except TooManyRequests as exc:
+        logger.info("Web hotline ticket rejected: %s", exc.message)
+        page = render_template(
+            "hotline_new.html",
+            kinds=list(HotlineKind),
+            error="提交过于频繁，请稍后再试，或拨打 96123 热线。",
+            number=None,
+        )
+        return page, 429, {"Retry-After": str(exc.retry_after)}
     form = {**ticket_form(), "channel": "web"}
     try:
         view = record(HotlineTicketInSchema().load(form), None)

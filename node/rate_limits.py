@@ -1,11 +1,12 @@
-"""Rate limits of the anonymous requests: the applicant's rating and the kiosk.
+"""Rate limits of the anonymous requests: the rating, the kiosk and the hotline web form.
 
 An applicant proves a case is theirs only with the last 4 digits of their
 phone, so without limits anyone with a case number could try all 10,000
 endings. Each rating request counts against its case and against
 the client address in fixed windows, and 5 wrong phone checks lock the
 case's rating for 15 minutes. The queue kiosk counts tickets per client
-address, so that one client cannot fill the queue. Counters live in the
+address, so that one client cannot fill the queue, and the hotline's public
+web form does the same, so that one client cannot flood the routed nodes. Counters live in the
 node's Redis and expire by themselves, so losing Redis only resets them.
 """
 
@@ -32,6 +33,9 @@ LOCK_SECONDS = 900
 # NOTE: an estimate. The city center's 475,000 cases a year are about 40
 # tickets in 10 minutes on average, so 120 leaves room for a peak at one kiosk.
 MAX_TICKETS_PER_ADDRESS = 120
+# NOTE: an estimate. A caller files one web ticket at a time, so 10 in 10
+# minutes leaves room for a household or an office sharing one address.
+MAX_WEB_HOTLINE_TICKETS_PER_ADDRESS = 10
 
 
 def _key(context: NodeContext, *parts: str) -> str:
@@ -102,3 +106,11 @@ def check_kiosk_allowed(context: NodeContext, address: str) -> None:
     """Count one queue ticket and raise ``TooManyRequests`` over the address's limit."""
     key = _key(context, "kiosk-address", address)
     _check_limit(context, key, MAX_TICKETS_PER_ADDRESS, f"address {address}")
+
+
+def check_web_hotline_allowed(context: NodeContext, address: str) -> None:
+    """Count one web hotline ticket and raise ``TooManyRequests`` over the address's limit."""
+    key = _key(context, "hotline-web-address", address)
+    _check_limit(
+        context, key, MAX_WEB_HOTLINE_TICKETS_PER_ADDRESS, f"address {address}"
+    )

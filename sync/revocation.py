@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from common.clock import utcnow
 from common.context import NodeContext
 from common.divisions import is_within, tier_of_code
-from common.errors import Forbidden, NotFound
+from common.errors import Forbidden, InvalidInput, NotFound
 from common.keys import event_text, personal_text, sign, verify
 from common.models import Event, KeyRevocation, NodeKey, OriginState
 from common.schemas.sync import RevocationPageSchema, RevocationSchema
@@ -93,14 +93,21 @@ def issue_revocation(
 def revoke_node_keys(context: NodeContext, session: Session, code: str) -> list[str]:
     """Revoke every active key of ``code`` here, effective at once; return the key ids.
 
-    Raises ``Forbidden`` for a code outside this node's subtree and
-    ``NotFound`` when ``code`` has no active key here. Each key gets a
-    signed revocation record that ``send_up`` delivers to the ancestors.
+    Raises ``InvalidInput`` for a code that is no division of the city,
+    ``Forbidden`` for a code outside this node's subtree and ``NotFound``
+    when ``code`` has no active key here. Each key gets a signed revocation
+    record that ``send_up`` delivers to the ancestors.
     """
-    if code == context.code or not is_within(code, context.code):
-        raise Forbidden(
-            f"node {context.code} can revoke keys of its own subtree only, not of {code}"
+    # Enrollment takes only codes of the division list, so no other code has a key.
+    if code not in context.divisions:
+        message = (
+            f"{code} is not a division code of the city: give the code of a "
+            "node below this one"
         )
+        raise InvalidInput(message, {"fields": {"code": [message]}})
+    if code == context.code or not is_within(code, context.code):
+        message = f"node {context.code} can revoke keys of its own subtree only"
+        raise Forbidden(message, {"fields": {"code": [message]}})
     query = select(NodeKey).where(NodeKey.code == code, NodeKey.revoked_at.is_(None))
     keys = list(session.scalars(query))
     if not keys:

@@ -14,7 +14,7 @@ from common.hotline_models import RoutedHotlineTicket
 from common.models import Event
 from common.schemas.events import event_errors
 from hub.rollup_models import HotlineRollup
-from node.hotline_routing import reply_received, ticket_routed
+from node.hotline_routing import reply_received, ticket_closed, ticket_routed
 from sync.feed import apply_feed_page
 from tests.conftest import at
 from tests.federation import Browser, Federation, RunningNode
@@ -513,6 +513,242 @@ def test_reply_counted_once_at_city(
 
     assert len(held_events(city, "hotline.replied")) == 1
     assert replied_at.isoformat() == event["payload"]["replied_at"]  # type: ignore[union-attr]
+
+
+# --- closing at the city --------------------------------------------------------------
+
+
+def close(city: RunningNode, ticket_id: int) -> Any:
+    return city.post(
+        f"/api/hotline/tickets/{ticket_id}/close",
+        json={"reply": "话务员已答复来电人", "caller_rating": "satisfied"},
+    )
+
+
+@pytest.fixture
+def closed(tree: dict[str, RunningNode], federation: Federation) -> dict[str, Any]:
+    """A ticket routed to the county and closed at the city without its reply."""
+    ticket = create(tree[CITY])
+    federation.sync(rounds=2)
+    assert close(tree[CITY], ticket["id"]).status_code == 200
+    federation.sync(rounds=2)
+    return ticket
+
+
+def test_close_reaches_routed_node(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    listed = routed(tree[COUNTY])[0]
+
+    assert listed["closed_at"] is not None
+
+
+def test_closed_event_is_valid(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    event = held_events(tree[CITY], "hotline.closed")[0]
+
+    assert event_errors(event) == {}
+    assert event["destination"] == COUNTY
+    assert event["payload"]["routing"] == 1
+
+
+def test_closed_ticket_rejects_reply(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    response = reply(tree[COUNTY], closed["id"])
+
+    assert response.status_code == 409
+    assert "closed by the city" in response.json()["error"]["message"]
+    assert held_events(tree[COUNTY], "hotline.replied") == []
+
+
+def test_closed_ticket_not_open(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    response = tree[COUNTY].get("/api/hotline-routed/tickets?status=open")
+
+    assert response.json() == []
+
+
+def test_closed_ticket_stops_countdown(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    clock.set_now(at("2026-10-20"))
+
+    listed = routed(tree[COUNTY])[0]
+
+    assert listed["working_days_left"] == 5
+    assert listed["overdue"] is False
+
+
+def test_closed_ticket_page(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    response = Browser(tree[COUNTY]).get("/hotline/routed")
+
+    assert "市热线已办结" in response.text
+    assert f"/hotline/routed/{closed['id']}/reply" not in response.text
+
+
+def test_closed_handler_replayed(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    county = tree[COUNTY]
+    event = held_events(county, "hotline.closed")[0]
+    before = held_row(county, closed["id"])["closed_at"]  # type: ignore[index]
+
+    with county.context.db.transaction() as session:
+        ticket_closed(county.context, session, event)
+
+    assert held_row(county, closed["id"])["closed_at"] == before  # type: ignore[index]
+
+
+def test_close_of_unknown_ticket_ignored(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    county = tree[COUNTY]
+    event = held_events(county, "hotline.closed")[0]
+    unknown = {**event, "payload": {**event["payload"], "ticket_id": 99}}
+
+    with county.context.db.transaction() as session:
+        ticket_closed(county.context, session, unknown)
+
+    assert held_row(county, 99) is None
+
+
+def test_city_closed_ticket_rejects_reply(tree: dict[str, RunningNode]) -> None:
+    ticket = create(tree[CITY], matter_code=None, department="林业局")
+    close(tree[CITY], ticket["id"])
+
+    response = reply(tree[CITY], ticket["id"])
+
+    assert response.status_code == 409
+
+
+# --- approver without a department ------------------------------------------------
+
+
+def test_approver_without_department_lists(
+    tree: dict[str, RunningNode], federation: Federation
+) -> None:
+    county = tree[COUNTY]
+    county.add_user("all", "department_approver")
+    create(tree[CITY])
+    federation.sync(rounds=2)
+
+    assert len(routed(county, as_user="all")) == 1
+
+
+def test_approver_without_department_replies(
+    tree: dict[str, RunningNode], federation: Federation
+) -> None:
+    county = tree[COUNTY]
+    county.add_user("all", "department_approver")
+    ticket = create(tree[CITY])
+    federation.sync(rounds=2)
+
+    response = county.post(
+        f"/api/hotline-routed/tickets/{ticket['id']}/reply",
+        json={"reply": "已受理"},
+        as_user="all",
+    )
+
+    assert response.status_code == 201, response.text
+
+
+# --- the reply form's reasons -----------------------------------------------------
+
+
+def test_long_reply_page_says_too_long(
+    tree: dict[str, RunningNode], federation: Federation
+) -> None:
+    ticket = create(tree[CITY])
+    federation.sync(rounds=2)
+    browser = Browser(tree[COUNTY])
+    browser.get("/hotline/routed")
+    browser.post(f"/hotline/routed/{ticket['id']}/reply", {"reply": "长" * 2001})
+
+    response = browser.get("/hotline/routed")
+
+    assert "答复内容过长，最多 2000 个字" in response.text
+
+
+def test_blank_reply_page_says_blank(
+    tree: dict[str, RunningNode], federation: Federation
+) -> None:
+    ticket = create(tree[CITY])
+    federation.sync(rounds=2)
+    browser = Browser(tree[COUNTY])
+    browser.get("/hotline/routed")
+    browser.post(f"/hotline/routed/{ticket['id']}/reply", {"reply": "  "})
+
+    response = browser.get("/hotline/routed")
+
+    assert "请填写答复内容" in response.text
+
+
+# --- the hub's hotline figures ----------------------------------------------------
+
+
+def hotline_rows(city: RunningNode, **query: str) -> dict[str, dict[str, Any]]:
+    response = city.get("/api/hub/rollups", params=query)
+    assert response.status_code == 200, response.text
+    return {row["kind"]: row for row in response.json()["hotline"]}
+
+
+@pytest.fixture
+def two_handlers(tree: dict[str, RunningNode]) -> None:
+    """A complaint routed to the county and a query routed to its township."""
+    create(tree[CITY])
+    create(tree[CITY], kind="query", matter_code=OLD_AGE, caller_division=TOWNSHIP)
+
+
+def test_hotline_rollup_by_handler(
+    tree: dict[str, RunningNode], two_handlers: None
+) -> None:
+    rows = hotline_rows(tree[CITY], handler=TOWNSHIP)
+
+    assert list(rows) == ["query"]
+    assert rows["query"]["tickets"] == 1
+
+
+def test_hotline_rollup_by_county_keeps_both(
+    tree: dict[str, RunningNode], two_handlers: None
+) -> None:
+    rows = hotline_rows(tree[CITY], county=COUNTY)
+
+    assert sorted(rows) == ["complaint", "query"]
+
+
+def test_hotline_rollup_handler_counts_closed(
+    tree: dict[str, RunningNode], closed: dict[str, Any]
+) -> None:
+    rows = hotline_rows(tree[CITY], handler=COUNTY)
+
+    assert rows["complaint"]["replied"] == 1
+
+
+def test_hotline_rollup_reply_not_closed(
+    tree: dict[str, RunningNode], federation: Federation
+) -> None:
+    ticket = create(tree[CITY])
+    federation.sync(rounds=2)
+    reply(tree[COUNTY], ticket["id"])
+    federation.sync(rounds=2)
+
+    rows = hotline_rows(tree[CITY])
+
+    assert rows["complaint"]["replied"] == 0
+
+
+def test_hub_hotline_column_says_closed(
+    tree: dict[str, RunningNode], two_handlers: None
+) -> None:
+    response = Browser(tree[CITY]).get("/hub")
+
+    assert "已办结" in response.text
+    assert "已答复" not in response.text
 
 
 FEED_FIELDS = (

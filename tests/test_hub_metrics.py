@@ -120,7 +120,7 @@ def test_federation_figures_by_county(federation: Federation) -> None:
     rows = {row["county_code"]: row for row in city_metrics(federation)["by_county"]}
     expected = {
         # c1, c2; only c1 (limit 30) completed.
-        None: {
+        CITY: {
             "label": "市本级",
             "received": 2,
             "accepted": 1,
@@ -161,7 +161,7 @@ def test_federation_figures_by_county(federation: Federation) -> None:
 def test_federation_lists_every_county(federation: Federation) -> None:
     build_cases(federation)
     codes = [row["county_code"] for row in city_metrics(federation)["by_county"]]
-    assert codes[0] is None
+    assert codes[0] == CITY
     assert len(codes) == 12  # 市本级 and the city's 11 counties
 
 

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import func, select
 
 from common.context import get_context, register
-from common.keys import event_text, sign
+from common.keys import event_text, key_id, public_key_text, replace_key, sign
 from common.models import Event, KeyRevocation, Link, NodeKey
 from node.cli import main
 from sync.auth import signed_headers
@@ -274,6 +274,9 @@ def test_cli_revocation_reaches_city(
     monkeypatch.setenv("NODE_DATA_DIR", str(federation.root / COUNTY))
     monkeypatch.setenv("NODE_PARENT_URL", city.url)
     monkeypatch.setenv("REDIS_URL", federation.redis_url)
+    # The county keeps its SQLite file, even where DATABASE_URL names the
+    # city's database.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     running = county.context
     try:
         status = main(["revoke-key", TOWNSHIP])
@@ -284,3 +287,13 @@ def test_cli_revocation_reaches_city(
     assert f"held at node(s) {COUNTY}, {CITY}" in capsys.readouterr().out
     assert active_key(city, TOWNSHIP) is None
     assert active_key(county, TOWNSHIP) is None
+
+
+def test_new_key_file_used_without_restart(federation: Federation) -> None:
+    start_branch(federation, (CITY, COUNTY, TOWNSHIP))
+    township = federation.nodes[TOWNSHIP].context
+    old = township.key_id
+    # What `enroll --new-key` does in another process: a new key file.
+    new_key = replace_key(township.config.data_dir)
+    assert township.key_id == key_id(public_key_text(new_key))
+    assert township.key_id != old

@@ -200,3 +200,49 @@ def test_kiosk_page_limit(county: RunningNode, monkeypatch: pytest.MonkeyPatch) 
     assert response.status_code == 429
     assert "取号过于频繁" in response.text
     assert "Retry-After" in response.headers
+
+
+# --- the hotline's public web form --------------------------------------------------
+
+
+def web_ticket(browser: Browser) -> Any:
+    form = {
+        "kind": "complaint",
+        "caller_name": "李四",
+        "caller_phone": "13900000000",
+        "caller_division": COUNTY,
+        "subject": "低保申请迟迟没有答复",
+        "department": "民政局",
+    }
+    return browser.post("/hotline/new", form)
+
+
+def test_web_hotline_address_limit(
+    county: RunningNode, federation: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rate_limits, "MAX_WEB_HOTLINE_TICKETS_PER_ADDRESS", 1)
+    browser = Browser(federation.nodes[CITY], user=None)
+    browser.get("/hotline/new")
+    first = web_ticket(browser)
+
+    response = web_ticket(browser)
+
+    assert first.status_code == 200, first.text
+    assert response.status_code == 429
+    assert "提交过于频繁" in response.text
+    assert "Retry-After" in response.headers
+
+
+def test_web_hotline_limit_stores_nothing(
+    county: RunningNode, federation: Federation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rate_limits, "MAX_WEB_HOTLINE_TICKETS_PER_ADDRESS", 1)
+    city = federation.nodes[CITY]
+    browser = Browser(city, user=None)
+    browser.get("/hotline/new")
+    web_ticket(browser)
+    web_ticket(browser)
+
+    response = city.get("/api/hotline/tickets")
+
+    assert len(response.json()) == 1

@@ -230,7 +230,7 @@ def recount(events: list[dict[str, Any]], divisions: Divisions) -> dict[str, dic
             cases[payload["case_id"]] = {
                 "month": received.astimezone(CHINA).strftime("%Y-%m"),
                 "handler": payload["handler"],
-                "county": divisions.county_of(payload["handler"]) or "",
+                "county": divisions.county_of(payload["handler"]) or CITY,
                 "tier": payload["handler_tier"],
                 "department": payload.get("department", ""),
                 "matter": payload["matter_code"],

@@ -59,6 +59,12 @@ class HotlineWithdrawnSchema(HotlineEventSchema):
     withdrawn_at = fields.AwareDateTime(required=True)
 
 
+class HotlineClosedSchema(HotlineEventSchema):
+    """A ticket the city closed, sent to the node it is routed to."""
+
+    closed_at = fields.AwareDateTime(required=True)
+
+
 class HotlineRepliedSchema(HotlineEventSchema):
     """The routed node's reply, sent up to the city."""
 
@@ -70,4 +76,5 @@ HOTLINE_PAYLOAD_SCHEMAS: dict[str, Schema] = {
     "hotline.routed": HotlineRoutedSchema(),
     "hotline.withdrawn": HotlineWithdrawnSchema(),
     "hotline.replied": HotlineRepliedSchema(),
+    "hotline.closed": HotlineClosedSchema(),
 }

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
+REPLY_MAX_LENGTH = 2000
+
 
 class RoutedQuerySchema(Schema):
     class Meta:
@@ -20,7 +22,9 @@ class RoutedReplySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reply = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reply = fields.String(
+        required=True, validate=validate.Length(min=1, max=REPLY_MAX_LENGTH)
+    )
 
     @validates("reply")
     def _reply_not_blank(self, value: str, **kwargs: Any) -> None:
@@ -43,9 +47,12 @@ class RoutedTicketSchema(Schema):
     routed_at = fields.AwareDateTime()
     deadline = fields.Date()
     deadline_provisional = fields.Boolean()
-    # Working days from today to the reply deadline, negative once it has passed.
+    # Working days from today, or from the day of the reply or of the closing,
+    # to the reply deadline. Negative once the deadline has passed.
     working_days_left = fields.Integer()
-    # Replied after the deadline, or still without a reply past it.
+    # Replied or closed after the deadline, or still open past it.
     overdue = fields.Boolean()
     reply = fields.String(allow_none=True)
     replied_at = fields.AwareDateTime(allow_none=True)
+    # Time the city closed the ticket. A closed ticket takes no more replies.
+    closed_at = fields.AwareDateTime(allow_none=True)
