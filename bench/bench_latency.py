@@ -8,7 +8,7 @@ and the nodes start top-down, each once its parent has the catalog.
 Then a village agent files ``--applications`` proxy applications for the
 matter ZZ-MZ-001, one at a time with ``--pause`` seconds between them, so
 that each one travels up an idle branch. An application's latency runs from
-just before its POST is sent until the city's database holds its
+just before its POST is sent until the city's database stores its
 ``application.filed`` event; the city's database is polled every
 ``POLL_INTERVAL`` seconds, so each figure can be late by that much.
 

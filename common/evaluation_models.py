@@ -174,7 +174,7 @@ class HotlineTicket(Base):
     # The node the ticket is routed to: the matter's or the case's handling node.
     routed_to: Mapped[str] = mapped_column(String(12))
     # 1 when recorded, plus 1 for each re-routing; a reply names the routing
-    # it answers, so a late reply from the previous node is ignored.
+    # it replies to, so a late reply from the previous node is ignored.
     routing: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # None for a ticket the caller filed on the web form.

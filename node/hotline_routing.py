@@ -108,7 +108,7 @@ def reroute(
 
     The previous node gets ``hotline.withdrawn`` and the new one
     ``hotline.routed``; a reply already received is dropped, because it
-    answered the previous routing. Raises ``Conflict`` for a closed ticket
+    replied to the previous routing. Raises ``Conflict`` for a closed ticket
     or an unchanged routing.
     """
     if ticket.closed_at is not None:

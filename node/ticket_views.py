@@ -89,7 +89,7 @@ class Tickets(MethodView):
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Take a ticket of a category. Anyone may, as at the kiosk.
 
-        Answers 429 with Retry-After when one client address takes too many.
+        Returns 429 with Retry-After when one client address takes too many.
         """
         context = current_node()
         rate_limits.check_kiosk_allowed(context, request.remote_addr or "unknown")
